@@ -1,0 +1,95 @@
+//! The crate's error type: every failure says what failed and, where it helps, what to do.
+
+use std::fmt;
+
+/// Result alias used across omeflow.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in omeflow, typed so callers can react to the kind of failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL or path could not be understood.
+    #[error("invalid location {location:?}: {reason}")]
+    InvalidUrl { location: String, reason: String },
+
+    /// Nothing exists at the location (HTTP 404, missing path, missing S3 key).
+    #[error("no OME-Zarr image at {location}: {detail}")]
+    NotFound { location: String, detail: String },
+
+    /// Something exists, but it is not an OME-Zarr image.
+    #[error("{location} is not an OME-Zarr image: {found}")]
+    NotAnImage { location: String, found: String },
+
+    /// Metadata exists but could not be understood.
+    #[error("invalid metadata in {location}: {reason}")]
+    InvalidMetadata { location: String, reason: String },
+
+    /// The data uses a codec, data type or layout that omeflow does not read.
+    #[error("unsupported {what} in {location}: {name}")]
+    Unsupported {
+        what: &'static str,
+        name: String,
+        location: String,
+    },
+
+    /// A chunk could not be decoded: it is corrupt or truncated.
+    #[error("corrupt chunk {key} in {location}: {reason}")]
+    CorruptChunk {
+        location: String,
+        key: String,
+        reason: String,
+    },
+
+    /// The storage backend failed (network, permissions, server errors after retries).
+    #[error("reading {location} failed: {reason}")]
+    Storage { location: String, reason: String },
+
+    /// A read would exceed the memory budget.
+    #[error(
+        "reading {what} needs {needed_bytes} bytes, more than the memory budget of {budget_bytes} bytes; \
+         read it plane by plane with `plane(t, c, z)` or a smaller `region`, or raise the budget with \
+         `with_memory_budget`"
+    )]
+    MemoryBudget {
+        what: String,
+        needed_bytes: u64,
+        budget_bytes: u64,
+    },
+
+    /// An index or region outside the image.
+    #[error("out of bounds: {0}")]
+    OutOfBounds(String),
+
+    /// The requested element type does not match the array's.
+    #[error("type mismatch: the array holds {actual}, {requested} was requested; use `plane()` for the native type or `plane_f64()`/`plane_f32()` to convert")]
+    TypeMismatch {
+        actual: crate::ngff::DType,
+        requested: crate::ngff::DType,
+    },
+
+    /// Writing failed.
+    #[error("writing {location} failed: {reason}")]
+    Write { location: String, reason: String },
+
+    /// Invalid arguments to a call.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// Local I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! `Pixels`: one resolution level of an image, lazy and cheap to clone, read by plane or region.
+//!
+//! Reads fetch every chunk that overlaps the request, many requests in flight at once for
+//! remote stores, decode them (zarrs), and copy the overlaps into an ndarray normalised to
+//! (t, c, z, y, x). Chunks that do not exist read as the array's fill value.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use ndarray::{Array2, Array5, ArrayD, IxDyn, Slice};
+use zarrs::array::ArraySubset;
+
+use super::array::ZArray;
+use super::dtype::{AnyArray, DType, Element};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Default limit for one read: 2 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
+
+/// A region of an image in (t, c, z, y, x) coordinates, half-open ranges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region(pub [Range<usize>; 5]);
+
+impl Region {
+    /// The whole of an image of `shape`.
+    pub fn all(shape: [usize; 5]) -> Self {
+        Region(shape.map(|n| 0..n))
+    }
+    /// One (t, c, z) plane of an image of `shape`.
+    pub fn plane(shape: [usize; 5], t: usize, c: usize, z: usize) -> Self {
+        Region([t..t + 1, c..c + 1, z..z + 1, 0..shape[3], 0..shape[4]])
+    }
+    /// The region's shape.
+    pub fn shape(&self) -> [usize; 5] {
+        std::array::from_fn(|i| self.0[i].end.saturating_sub(self.0[i].start))
+    }
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        self.shape().iter().map(|&n| n as u64).product()
+    }
+    /// Whether the region holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Inner {
+    store: Store,
+    array: ZArray,
+    dtype: DType,
+    level: usize,
+    path: String,
+    /// For each stored dimension, its slot in (t, c, z, y, x).
+    slots: Vec<usize>,
+    shape5: [usize; 5],
+    chunks5: [usize; 5],
+    scale5: [f64; 5],
+}
+
+/// One resolution level of an OME-Zarr image: lazy, cheap to clone, safe to share across threads.
+///
+/// ```no_run
+/// # use omeflow::prelude::*;
+/// # fn main() -> omeflow::Result<()> {
+/// let image = open_image("sample.ome.zarr")?;
+/// let data = image.level(0)?;
+/// let [t, c, z, y, x] = data.shape();
+/// let plane = data.plane(0, 1, z / 2)?;            // native type (u16 here)
+/// let smooth_input = data.plane_f64(0, 1, z / 2)?; // converted
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pixels {
+    inner: Arc<Inner>,
+    budget: u64,
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pixels")
+            .field("location", &self.location())
+            .field("level", &self.inner.level)
+            .field("shape", &self.inner.shape5)
+            .field("chunks", &self.inner.chunks5)
+            .field("dtype", &self.inner.dtype)
+            .finish()
+    }
+}
+
+impl Pixels {
+    pub(crate) fn new(
+        store: Store,
+        array: ZArray,
+        dtype: DType,
+        level: usize,
+        path: String,
+        slots: Vec<usize>,
+        scale5: [f64; 5],
+    ) -> Result<Self> {
+        let mut shape5 = [1usize; 5];
+        let mut chunks5 = [1usize; 5];
+        let origin = vec![0u64; slots.len()];
+        let chunk0 = array
+            .chunk_shape(&origin)
+            .map_err(|e| Error::InvalidMetadata {
+                location: store.describe(&path),
+                reason: e.to_string(),
+            })?;
+        for (i, &slot) in slots.iter().enumerate() {
+            shape5[slot] = array.shape()[i] as usize;
+            chunks5[slot] = (chunk0[i].get() as usize).min(shape5[slot].max(1));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                array,
+                dtype,
+                level,
+                path,
+                slots,
+                shape5,
+                chunks5,
+                scale5,
+            }),
+            budget: DEFAULT_MEMORY_BUDGET,
+        })
+    }
+
+    /// Shape as (t, c, z, y, x); absent axes have size 1.
+    pub fn shape(&self) -> [usize; 5] {
+        self.inner.shape5
+    }
+    /// Chunk shape as (t, c, z, y, x), clipped to the shape.
+    pub fn chunks(&self) -> [usize; 5] {
+        self.inner.chunks5
+    }
+    /// Pixel type.
+    pub fn dtype(&self) -> DType {
+        self.inner.dtype
+    }
+    /// Resolution level index (0 is full resolution).
+    pub fn level(&self) -> usize {
+        self.inner.level
+    }
+    /// Physical pixel size along (t, c, z, y, x), 1.0 where not given.
+    pub fn scale(&self) -> [f64; 5] {
+        self.inner.scale5
+    }
+    /// Where the level's array lives.
+    pub fn location(&self) -> String {
+        self.inner.store.describe(&self.inner.path)
+    }
+    /// Number of (t, c, z) planes.
+    pub fn plane_count(&self) -> usize {
+        let [t, c, z, _, _] = self.shape();
+        t * c * z
+    }
+    /// Size of the whole level in bytes, uncompressed.
+    pub fn nbytes(&self) -> u64 {
+        Region::all(self.shape()).len() * self.dtype().size() as u64
+    }
+    /// The memory budget of one read, in bytes.
+    pub fn memory_budget(&self) -> u64 {
+        self.budget
+    }
+    /// The same pixels with another memory budget for one read.
+    pub fn with_memory_budget(&self, bytes: u64) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            budget: bytes,
+        }
+    }
+
+    /// One (t, c, z) plane in the native type, as a (y, x) array.
+    pub fn plane(&self, t: usize, c: usize, z: usize) -> Result<AnyArray<ndarray::Ix2>> {
+        Ok(with_plane_dtype(self.region(&Region::plane(
+            self.shape(),
+            t,
+            c,
+            z,
+        ))?))
+    }
+
+    /// One plane as `T`, which must be the native type.
+    pub fn plane_as<T: Element>(&self, t: usize, c: usize, z: usize) -> Result<Array2<T>> {
+        self.plane(t, c, z)?.into_typed::<T>()
+    }
+
+    /// One plane converted to f64.
+    pub fn plane_f64(&self, t: usize, c: usize, z: usize) -> Result<Array2<f64>> {
+        Ok(self.plane(t, c, z)?.to_f64())
+    }
+
+    /// One plane converted to f32.
+    pub fn plane_f32(&self, t: usize, c: usize, z: usize) -> Result<Array2<f32>> {
+        Ok(self.plane(t, c, z)?.to_f32())
+    }
+
+    /// A (t, c, z, y, x) region in the native type.
+    pub fn region(&self, region: &Region) -> Result<AnyArray<ndarray::Ix5>> {
+        self.check(region)?;
+        let this = self.clone();
+        let region = region.clone();
+        self.inner
+            .store
+            .runtime()
+            .block_on(async move { this.region_async(&region).await })
+    }
+
+    /// A region as `T`, which must be the native type.
+    pub fn region_as<T: Element>(&self, region: &Region) -> Result<Array5<T>> {
+        self.region(region)?.into_typed::<T>()
+    }
+
+    /// The whole level, if it fits the memory budget.
+    pub fn read_all(&self) -> Result<AnyArray<ndarray::Ix5>> {
+        self.region(&Region::all(self.shape()))
+    }
+
+    fn check(&self, region: &Region) -> Result<()> {
+        let shape = self.shape();
+        for (k, r) in region.0.iter().enumerate() {
+            if r.start > r.end || r.end > shape[k] {
+                return Err(Error::OutOfBounds(format!(
+                    "{} range {}..{} outside 0..{} of {}",
+                    super::AXES5[k],
+                    r.start,
+                    r.end,
+                    shape[k],
+                    self.location()
+                )));
+            }
+        }
+        let needed = region.len() * self.dtype().size() as u64;
+        if needed > self.budget {
+            return Err(Error::MemoryBudget {
+                what: format!("{:?} of {}", region.shape(), self.location()),
+                needed_bytes: needed,
+                budget_bytes: self.budget,
+            });
+        }
+        Ok(())
+    }
+
+    /// Async form of [`Pixels::region`], for callers already on a runtime.
+    pub async fn region_async(&self, region: &Region) -> Result<AnyArray<ndarray::Ix5>> {
+        self.check(region)?;
+        crate::with_dtype!(self.dtype(), T => Ok(T::wrap(self.read_typed::<T>(region).await?)))
+    }
+
+    async fn read_typed<T: Element>(&self, region: &Region) -> Result<Array5<T>> {
+        let inner = &self.inner;
+        let ranges: Vec<Range<u64>> = inner
+            .slots
+            .iter()
+            .map(|&s| region.0[s].start as u64..region.0[s].end as u64)
+            .collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let out_shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
+        let mut out = ArrayD::<T>::default(IxDyn(&out_shape));
+        if region.is_empty() {
+            return Ok(self.to_5d(out, region));
+        }
+        let chunks = inner
+            .array
+            .chunks_in_array_subset(&subset)
+            .map_err(|e| self.invalid(e))?
+            .ok_or_else(|| self.invalid("the region does not map onto the chunk grid"))?;
+        let start: Vec<u64> = subset.start().to_vec();
+        let jobs = chunks.indices().into_iter().map(|idx| {
+            let this = self.clone();
+            let subset = subset.clone();
+            let idx = idx.to_vec();
+            let task = self.inner.store.runtime().spawn(async move {
+                let part = this.read_chunk_part::<T>(&idx, &subset).await;
+                part.map(|(overlap, data)| (overlap, data))
+            });
+            async move {
+                task.await.map_err(|e| Error::Storage {
+                    location: "chunk read task".into(),
+                    reason: if e.is_panic() {
+                        crate::store::panic_message(e.into_panic())
+                    } else {
+                        "cancelled".into()
+                    },
+                })?
+            }
+        });
+        let mut parts = futures::stream::iter(jobs).buffer_unordered(inner.store.concurrency());
+        while let Some((overlap, data)) = parts.try_next().await? {
+            let rel = overlap.relative_to(&start).map_err(|e| self.invalid(e))?;
+            let mut view = out.slice_each_axis_mut(|ax| {
+                let r = &rel.to_ranges()[ax.axis.index()];
+                Slice::from(r.start as usize..r.end as usize)
+            });
+            view.assign(&data);
+        }
+        Ok(self.to_5d(out, region))
+    }
+
+    async fn read_chunk_part<T: Element>(
+        &self,
+        idx: &[u64],
+        subset: &ArraySubset,
+    ) -> Result<(ArraySubset, ArrayD<T>)> {
+        let array = &self.inner.array;
+        let chunk = array
+            .chunk_subset_bounded(idx)
+            .map_err(|e| self.invalid(e))?;
+        let overlap = chunk.overlap(subset).map_err(|e| self.invalid(e))?;
+        let in_chunk = overlap
+            .relative_to(chunk.start())
+            .map_err(|e| self.invalid(e))?;
+        let data = array
+            .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
+            .await
+            .map_err(|e| self.chunk_error(idx, e))?;
+        Ok((overlap, data))
+    }
+
+    /// Stored order -> (t, c, z, y, x), inserting size-1 axes for absent ones.
+    fn to_5d<T: Element>(&self, a: ArrayD<T>, region: &Region) -> Array5<T> {
+        let slots = &self.inner.slots;
+        let mut order: Vec<usize> = (0..slots.len()).collect();
+        order.sort_by_key(|&i| slots[i]);
+        let a = a.permuted_axes(IxDyn(&order));
+        let a = if a.is_standard_layout() {
+            a
+        } else {
+            a.as_standard_layout().into_owned()
+        };
+        let shape = region.shape();
+        match a.into_shape_with_order(shape) {
+            Ok(x) => x,
+            // The element count is the region's by construction.
+            Err(_) => unreachable!("region shape mismatch"),
+        }
+    }
+
+    fn invalid(&self, e: impl std::fmt::Display) -> Error {
+        Error::InvalidMetadata {
+            location: self.location(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn chunk_error(&self, idx: &[u64], e: zarrs::array::ArrayError) -> Error {
+        use zarrs::array::ArrayError as A;
+        let key = self.inner.array.chunk_key(idx).to_string();
+        let key = key.trim_start_matches('/').to_string();
+        let reason = crate::store::error_chain(&e);
+        let storage = match &e {
+            A::StorageError(_) => true,
+            A::CodecError(c) => matches!(c, zarrs::array::CodecError::StorageError(_)),
+            _ => false,
+        };
+        if storage {
+            Error::Storage {
+                location: self.inner.store.describe(&key),
+                reason,
+            }
+        } else {
+            Error::CorruptChunk {
+                location: self.inner.store.location().to_string(),
+                key,
+                reason,
+            }
+        }
+    }
+}
+
+fn with_plane_dtype(a: AnyArray<ndarray::Ix5>) -> AnyArray<ndarray::Ix2> {
+    fn squeeze<T: Element>(a: Array5<T>) -> Array2<T> {
+        let s = a.shape();
+        let (y, x) = (s[3], s[4]);
+        match a.into_shape_with_order((y, x)) {
+            Ok(p) => p,
+            Err(_) => unreachable!("a plane region has t = c = z = 1"),
+        }
+    }
+    match a {
+        AnyArray::U8(a) => AnyArray::U8(squeeze(a)),
+        AnyArray::U16(a) => AnyArray::U16(squeeze(a)),
+        AnyArray::U32(a) => AnyArray::U32(squeeze(a)),
+        AnyArray::I8(a) => AnyArray::I8(squeeze(a)),
+        AnyArray::I16(a) => AnyArray::I16(squeeze(a)),
+        AnyArray::I32(a) => AnyArray::I32(squeeze(a)),
+        AnyArray::F32(a) => AnyArray::F32(squeeze(a)),
+        AnyArray::F64(a) => AnyArray::F64(squeeze(a)),
+    }
+}

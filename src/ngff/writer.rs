@@ -1,0 +1,547 @@
+//! Writing OME-Zarr images and label images: NGFF 0.4 on Zarr v2, or NGFF 0.5 on Zarr v3.
+//!
+//! Images are written plane by plane; every plane also fills the lower resolution levels
+//! (each halving y and x, floor), so memory stays at one plane whatever the image size.
+//!
+//! ```no_run
+//! use omeflow::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
+//! use omeflow::ngff::DType;
+//! # fn main() -> omeflow::Result<()> {
+//! let spec = ImageSpec::new([1, 1, 1, 64, 64], DType::U16).with_version(NgffVersion::V0_4);
+//! let w = ImageWriter::create("out.ome.zarr", spec)?;
+//! w.write_plane(0, 0, 0, &ndarray::Array2::<u16>::zeros((64, 64)))?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayBase, Data, Ix2};
+use serde_json::{json, Value};
+use zarrs::array::{Array, ArrayMetadata, ArraySubset};
+use zarrs_object_store::AsyncObjectStore;
+
+use super::array::ZArray;
+use super::dtype::{DType, Element};
+use super::metadata::{Channel, AXES5};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Which NGFF version (and so which Zarr format) to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum NgffVersion {
+    /// NGFF 0.4 on Zarr v2 (`.zarray`, "/" chunk keys): what most tools read today.
+    V0_4,
+    /// NGFF 0.5 on Zarr v3 (`zarr.json`, metadata under `ome`).
+    V0_5,
+}
+
+impl NgffVersion {
+    fn as_str(self) -> &'static str {
+        match self {
+            NgffVersion::V0_4 => "0.4",
+            NgffVersion::V0_5 => "0.5",
+        }
+    }
+}
+
+/// How to downsample a plane into the next level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Downsample {
+    /// Mean of each 2 x 2 block (images).
+    Mean,
+    /// Top-left pixel of each 2 x 2 block (label images: keeps label values).
+    Nearest,
+}
+
+/// What to write: shape, type, levels, chunks, physical scale and channels.
+#[derive(Clone, Debug)]
+pub struct ImageSpec {
+    /// Shape of level 0 as (t, c, z, y, x).
+    pub shape: [usize; 5],
+    /// Pixel type.
+    pub dtype: DType,
+    /// Number of resolution levels (each halves y and x).
+    pub levels: usize,
+    /// Chunk size in y and x (t, c, z chunks are 1: one plane per chunk row).
+    pub chunk_yx: [usize; 2],
+    /// Physical pixel size of level 0 along (t, c, z, y, x).
+    pub scale: [f64; 5],
+    /// Unit of the space axes, e.g. `micrometer`.
+    pub space_unit: Option<String>,
+    /// Unit of the time axis, e.g. `second`.
+    pub time_unit: Option<String>,
+    /// Image name.
+    pub name: Option<String>,
+    /// Channels for the `omero` block.
+    pub channels: Vec<Channel>,
+    /// NGFF version.
+    pub version: NgffVersion,
+    /// Downsampling rule.
+    pub downsample: Downsample,
+}
+
+impl ImageSpec {
+    /// A spec with one level, 256 x 256 chunks, NGFF 0.4, unit scale.
+    pub fn new(shape: [usize; 5], dtype: DType) -> Self {
+        Self {
+            shape,
+            dtype,
+            levels: 1,
+            chunk_yx: [256, 256],
+            scale: [1.0; 5],
+            space_unit: None,
+            time_unit: None,
+            name: None,
+            channels: Vec::new(),
+            version: NgffVersion::V0_4,
+            downsample: Downsample::Mean,
+        }
+    }
+    /// Set the NGFF version.
+    pub fn with_version(mut self, v: NgffVersion) -> Self {
+        self.version = v;
+        self
+    }
+    /// Set the number of levels.
+    pub fn with_levels(mut self, n: usize) -> Self {
+        self.levels = n.max(1);
+        self
+    }
+    /// Set the y, x chunk size.
+    pub fn with_chunks(mut self, y: usize, x: usize) -> Self {
+        self.chunk_yx = [y.max(1), x.max(1)];
+        self
+    }
+    /// Set the physical scale of level 0 and the units.
+    pub fn with_scale(
+        mut self,
+        scale: [f64; 5],
+        space_unit: Option<&str>,
+        time_unit: Option<&str>,
+    ) -> Self {
+        self.scale = scale;
+        self.space_unit = space_unit.map(str::to_string);
+        self.time_unit = time_unit.map(str::to_string);
+        self
+    }
+    /// Set the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Set the channels.
+    pub fn with_channels(mut self, channels: Vec<Channel>) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// Shape of level `l`.
+    pub fn level_shape(&self, l: usize) -> [usize; 5] {
+        let [t, c, z, y, x] = self.shape;
+        [t, c, z, (y >> l).max(1), (x >> l).max(1)]
+    }
+
+    fn axes(&self) -> Value {
+        let space = |name: &str| match &self.space_unit {
+            Some(u) => json!({"name": name, "type": "space", "unit": u}),
+            None => json!({"name": name, "type": "space"}),
+        };
+        let time = match &self.time_unit {
+            Some(u) => json!({"name": "t", "type": "time", "unit": u}),
+            None => json!({"name": "t", "type": "time"}),
+        };
+        json!([time, {"name": "c", "type": "channel"}, space("z"), space("y"), space("x")])
+    }
+
+    fn multiscales(&self) -> Value {
+        let datasets: Vec<Value> = (0..self.levels)
+            .map(|l| {
+                let f = (1u64 << l) as f64;
+                let s = self.scale;
+                json!({"path": l.to_string(), "coordinateTransformations": [
+                    {"type": "scale", "scale": [s[0], s[1], s[2], s[3] * f, s[4] * f]}]})
+            })
+            .collect();
+        let mut ms = json!({
+            "axes": self.axes(),
+            "datasets": datasets,
+            "name": self.name.clone().unwrap_or_else(|| "image".into()),
+            "type": match self.downsample { Downsample::Mean => "mean", Downsample::Nearest => "nearest" },
+        });
+        if self.version == NgffVersion::V0_4 {
+            ms["version"] = json!("0.4");
+        }
+        json!([ms])
+    }
+
+    fn omero(&self) -> Option<Value> {
+        if self.channels.is_empty() {
+            return None;
+        }
+        let channels: Vec<Value> = self
+            .channels
+            .iter()
+            .map(|c| {
+                let mut v = json!({
+                    "label": c.name.clone().unwrap_or_default(),
+                    "color": c.color.clone().unwrap_or_else(|| "FFFFFF".into()),
+                    "active": c.active.unwrap_or(true),
+                });
+                if let Some(w) = &c.window {
+                    v["window"] = json!({"start": w.start, "end": w.end,
+                        "min": w.min.unwrap_or(w.start), "max": w.max.unwrap_or(w.end)});
+                }
+                v
+            })
+            .collect();
+        Some(
+            json!({"name": self.name.clone().unwrap_or_else(|| "image".into()),
+            "version": self.version.as_str(), "channels": channels,
+            "rdefs": {"model": "color", "defaultT": 0, "defaultZ": self.shape[2] / 2}}),
+        )
+    }
+}
+
+fn zero_fill(dtype: DType) -> Value {
+    match dtype {
+        DType::F32 | DType::F64 => json!(0.0),
+        _ => json!(0),
+    }
+}
+
+fn v2_array_json(spec: &ImageSpec, l: usize) -> Value {
+    let shape = spec.level_shape(l);
+    json!({
+        "zarr_format": 2,
+        "shape": shape,
+        "chunks": [1, 1, 1, spec.chunk_yx[0].min(shape[3]), spec.chunk_yx[1].min(shape[4])],
+        "dtype": spec.dtype.v2_typestr(),
+        "compressor": {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0},
+        "fill_value": zero_fill(spec.dtype),
+        "order": "C",
+        "filters": null,
+        "dimension_separator": "/",
+    })
+}
+
+fn v3_array_json(spec: &ImageSpec, l: usize) -> Value {
+    let shape = spec.level_shape(l);
+    json!({
+        "zarr_format": 3,
+        "node_type": "array",
+        "shape": shape,
+        "data_type": spec.dtype.name(),
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape":
+            [1, 1, 1, spec.chunk_yx[0].min(shape[3]), spec.chunk_yx[1].min(shape[4])]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": zero_fill(spec.dtype),
+        "codecs": [
+            {"name": "bytes", "configuration": {"endian": "little"}},
+            {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5, "shuffle": "shuffle",
+                "typesize": spec.dtype.size(), "blocksize": 0}}
+        ],
+        "dimension_names": AXES5,
+        "attributes": {},
+    })
+}
+
+/// Writes one OME-Zarr image (or label image) plane by plane.
+#[derive(Clone)]
+pub struct ImageWriter {
+    store: Store,
+    spec: Arc<ImageSpec>,
+    arrays: Arc<Vec<ZArray>>,
+}
+
+impl std::fmt::Debug for ImageWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageWriter")
+            .field("location", &self.store.location())
+            .field("shape", &self.spec.shape)
+            .field("dtype", &self.spec.dtype)
+            .finish()
+    }
+}
+
+impl ImageWriter {
+    /// Create the image at a local path (created if missing), `file://` URL or `s3://` URL.
+    pub fn create(location: &str, spec: ImageSpec) -> Result<Self> {
+        let store = if location.contains("://") {
+            Store::open(location, &crate::store::StoreOptions::default())?
+        } else {
+            Store::create_local(std::path::Path::new(location))?
+        };
+        Self::create_in(store, spec)
+    }
+
+    /// Create the image at the root of `store`.
+    pub fn create_in(store: Store, spec: ImageSpec) -> Result<Self> {
+        let rt = store.runtime().clone();
+        rt.block_on(async move { Self::create_async(store, spec, None).await })
+    }
+
+    async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
+        if spec.shape.iter().any(|&n| n == 0) {
+            return Err(Error::InvalidArgument(format!(
+                "cannot write an image of shape {:?}: every axis needs at least one element",
+                spec.shape
+            )));
+        }
+        let mut attrs = json!({"multiscales": spec.multiscales()});
+        if let Some(omero) = spec.omero() {
+            attrs["omero"] = omero;
+        }
+        if let Some(label) = label_of {
+            attrs["image-label"] = label;
+        }
+        write_group(&store, "", spec.version, attrs).await?;
+        let storage = Arc::new(AsyncObjectStore::new(store.objects()));
+        let mut arrays = Vec::with_capacity(spec.levels);
+        for l in 0..spec.levels {
+            let meta = match spec.version {
+                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, v2_array_json(&spec, l))?),
+                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, v3_array_json(&spec, l))?),
+            };
+            let array = Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
+                .map_err(|e| write_err(&store, &l.to_string(), e))?;
+            array
+                .async_store_metadata()
+                .await
+                .map_err(|e| write_err(&store, &l.to_string(), e))?;
+            arrays.push(array);
+        }
+        Ok(Self {
+            store,
+            spec: Arc::new(spec),
+            arrays: Arc::new(arrays),
+        })
+    }
+
+    /// The spec being written.
+    pub fn spec(&self) -> &ImageSpec {
+        &self.spec
+    }
+
+    /// Where the image is written.
+    pub fn location(&self) -> &str {
+        self.store.location()
+    }
+
+    /// Write one (t, c, z) plane of level 0 and its downsampled copies in the other levels.
+    pub fn write_plane<T: Element, S: Data<Elem = T>>(
+        &self,
+        t: usize,
+        c: usize,
+        z: usize,
+        plane: &ArrayBase<S, Ix2>,
+    ) -> Result<()> {
+        let this = self.clone();
+        let plane = plane.to_owned();
+        self.store
+            .runtime()
+            .block_on(async move { this.write_plane_async(t, c, z, plane).await })
+    }
+
+    /// Async form of [`ImageWriter::write_plane`].
+    pub async fn write_plane_async<T: Element>(
+        &self,
+        t: usize,
+        c: usize,
+        z: usize,
+        plane: Array2<T>,
+    ) -> Result<()> {
+        let spec = &self.spec;
+        if T::DTYPE != spec.dtype {
+            return Err(Error::TypeMismatch {
+                actual: spec.dtype,
+                requested: T::DTYPE,
+            });
+        }
+        let [st, sc, sz, sy, sx] = spec.shape;
+        if t >= st || c >= sc || z >= sz || plane.dim() != (sy, sx) {
+            return Err(Error::OutOfBounds(format!(
+                "plane t={t} c={c} z={z} of shape {:?} does not fit image shape {:?}",
+                plane.dim(),
+                spec.shape
+            )));
+        }
+        let mut current = plane;
+        for (l, array) in self.arrays.iter().enumerate() {
+            if l > 0 {
+                current = downsample(&current, spec.downsample);
+            }
+            let (h, w) = current.dim();
+            let subset = ArraySubset::new_with_ranges(&[
+                t as u64..t as u64 + 1,
+                c as u64..c as u64 + 1,
+                z as u64..z as u64 + 1,
+                0..h as u64,
+                0..w as u64,
+            ]);
+            let data = current
+                .clone()
+                .into_shape_with_order((1, 1, 1, h, w))
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            array
+                .async_store_array_subset(&subset, data)
+                .await
+                .map_err(|e| write_err(&self.store, &l.to_string(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Start a label image `labels/<name>` (int32, same t, c, z, y, x as this image, nearest
+    /// downsampling), registered in `labels/`'s list.
+    pub fn create_labels(&self, name: &str) -> Result<ImageWriter> {
+        let store = self.store.clone();
+        let spec = (*self.spec).clone();
+        let name = name.to_string();
+        self.store
+            .runtime()
+            .block_on(async move { create_labels_async(store, spec, &name).await })
+    }
+}
+
+/// Create `labels/<name>` for an image at the root of `store` shaped as `image`.
+pub(crate) async fn create_labels_async(
+    store: Store,
+    image: ImageSpec,
+    name: &str,
+) -> Result<ImageWriter> {
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::InvalidArgument(format!(
+            "label name {name:?} must be non-empty without '/'"
+        )));
+    }
+    let labels = store.child("labels");
+    let mut names = read_label_names(&labels, image.version).await?;
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
+    }
+    write_group(&labels, "", image.version, json!({"labels": names})).await?;
+    let spec = ImageSpec {
+        dtype: DType::I32,
+        downsample: Downsample::Nearest,
+        channels: Vec::new(),
+        name: Some(name.to_string()),
+        ..image
+    };
+    let mut label = json!({"source": {"image": "../../"}});
+    if spec.version == NgffVersion::V0_4 {
+        label["version"] = json!("0.4");
+    }
+    ImageWriter::create_async(labels.child(name), spec, Some(label)).await
+}
+
+async fn read_label_names(labels: &Store, version: NgffVersion) -> Result<Vec<String>> {
+    let key = match version {
+        NgffVersion::V0_4 => ".zattrs",
+        NgffVersion::V0_5 => "zarr.json",
+    };
+    let Some(bytes) = labels.get(key).await? else {
+        return Ok(Vec::new());
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let attrs = match version {
+        NgffVersion::V0_4 => v,
+        NgffVersion::V0_5 => v.pointer("/attributes/ome").cloned().unwrap_or(Value::Null),
+    };
+    Ok(attrs
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Write a group's metadata: `.zgroup` + `.zattrs` (0.4) or `zarr.json` with `ome` (0.5).
+async fn write_group(store: &Store, path: &str, version: NgffVersion, attrs: Value) -> Result<()> {
+    let key = |name: &str| {
+        if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}/{name}")
+        }
+    };
+    match version {
+        NgffVersion::V0_4 => {
+            store
+                .put(&key(".zgroup"), pretty(&json!({"zarr_format": 2})))
+                .await?;
+            store.put(&key(".zattrs"), pretty(&attrs)).await
+        }
+        NgffVersion::V0_5 => {
+            let mut ome = attrs;
+            ome["version"] = json!("0.5");
+            let doc = json!({"zarr_format": 3, "node_type": "group", "attributes": {"ome": ome}});
+            store.put(&key("zarr.json"), pretty(&doc)).await
+        }
+    }
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).unwrap_or_default()
+}
+
+fn from_json<M: serde::de::DeserializeOwned>(store: &Store, v: Value) -> Result<M> {
+    serde_json::from_value(v).map_err(|e| Error::Write {
+        location: store.location().to_string(),
+        reason: format!("building array metadata: {e}"),
+    })
+}
+
+fn write_err(store: &Store, path: &str, e: impl std::error::Error) -> Error {
+    Error::Write {
+        location: store.describe(path),
+        reason: crate::store::error_chain(&e),
+    }
+}
+
+/// Halve y and x (floor).
+pub fn downsample<T: Element>(a: &Array2<T>, how: Downsample) -> Array2<T> {
+    let (h, w) = a.dim();
+    let (nh, nw) = ((h / 2).max(1), (w / 2).max(1));
+    Array2::from_shape_fn((nh, nw), |(i, j)| match how {
+        Downsample::Nearest => a[(2 * i, 2 * j)],
+        Downsample::Mean => {
+            let mut sum = 0.0;
+            let mut n = 0.0;
+            for di in 0..2 {
+                for dj in 0..2 {
+                    if let Some(v) = a.get((2 * i + di, 2 * j + dj)) {
+                        sum += v.to_f64();
+                        n += 1.0;
+                    }
+                }
+            }
+            T::from_f64_rounded(sum / n)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_mean_and_nearest() {
+        let a = Array2::from_shape_vec((2, 3), vec![1u16, 3, 9, 5, 7, 9]).unwrap();
+        assert_eq!(
+            downsample(&a, Downsample::Mean),
+            Array2::from_elem((1, 1), 4u16)
+        );
+        assert_eq!(
+            downsample(&a, Downsample::Nearest),
+            Array2::from_elem((1, 1), 1u16)
+        );
+    }
+
+    #[test]
+    fn level_shapes_halve_floor() {
+        let s = ImageSpec::new([1, 2, 3, 135, 128], DType::U16).with_levels(3);
+        assert_eq!(s.level_shape(2), [1, 2, 3, 33, 32]);
+    }
+}

@@ -1,0 +1,482 @@
+//! Opening a location as a store: a local path, `file://`, `http(s)://` or `s3://bucket/prefix`.
+//!
+//! Every backend is an [`object_store::ObjectStore`]; remote ones retry timeouts, dropped
+//! connections and 5xx answers with exponential backoff before giving up with an error that
+//! names the URL, the status and the number of attempts.
+//!
+//! ```no_run
+//! use omeflow::store::{Store, StoreOptions};
+//! # fn main() -> omeflow::Result<()> {
+//! // Anonymous S3 (IDR's public buckets); credentials come from options or AWS_* variables.
+//! let opts = StoreOptions::default().with_endpoint("https://uk1s3.embassy.ebi.ac.uk");
+//! let store = Store::open("s3://idr/zarr/v0.1/4007801.zarr", &opts)?;
+//! # Ok(()) }
+//! ```
+
+mod runtime;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::http::HttpBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+
+pub(crate) use runtime::panic_message;
+pub use runtime::IoRuntime;
+
+use crate::{Error, Result};
+
+/// A secret string (S3 secret key, session token): never printed by `Debug` or `Display`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How to reach a store: S3 credentials and endpoint, retries, timeouts and concurrency.
+///
+/// Unset S3 fields fall back to the usual AWS environment variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
+/// `AWS_ENDPOINT_URL`/`AWS_ENDPOINT`); with no key anywhere, requests are anonymous.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// S3 access key id.
+    pub access_key_id: Option<String>,
+    /// S3 secret access key.
+    pub secret_access_key: Option<Secret>,
+    /// S3 session token.
+    pub session_token: Option<Secret>,
+    /// S3 region (default `us-east-1`, which S3-compatible servers accept).
+    pub region: Option<String>,
+    /// S3 endpoint for S3-compatible servers, e.g. `https://uk1s3.embassy.ebi.ac.uk`.
+    pub endpoint: Option<String>,
+    /// Force anonymous S3 access even when credentials are in the environment.
+    pub anonymous: bool,
+    /// Retries after the first attempt, on timeouts, dropped connections and 5xx.
+    pub max_retries: usize,
+    /// First backoff between retries; doubles each time.
+    pub initial_backoff: Duration,
+    /// Give up retrying after this long.
+    pub retry_timeout: Duration,
+    /// Timeout of one request.
+    pub request_timeout: Duration,
+    /// Chunk requests kept in flight at once for remote stores.
+    pub concurrency: usize,
+    /// Worker threads of the I/O runtime.
+    pub io_threads: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            region: None,
+            endpoint: None,
+            anonymous: false,
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(100),
+            retry_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            concurrency: 32,
+            io_threads: 2,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Use an S3-compatible endpoint.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+    /// Use S3 credentials.
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.access_key_id = Some(access_key_id.into());
+        self.secret_access_key = Some(Secret::new(secret));
+        self
+    }
+    /// Use an S3 region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+    /// Set retries after the first attempt.
+    pub fn with_max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+    /// Set the number of chunk requests in flight.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: self.initial_backoff,
+                max_backoff: Duration::from_secs(10),
+                base: 2.0,
+            },
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
+
+    fn client_options(&self, allow_http: bool) -> ClientOptions {
+        ClientOptions::new()
+            .with_allow_http(allow_http)
+            .with_timeout(self.request_timeout)
+            .with_connect_timeout(Duration::from_secs(10))
+    }
+}
+
+/// Which kind of backend a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A local directory.
+    Local,
+    /// Plain HTTP(S) GETs.
+    Http,
+    /// The S3 API.
+    S3,
+}
+
+/// An opened location: the object store, where it points, and the runtime that drives it.
+#[derive(Clone)]
+pub struct Store {
+    objects: Arc<dyn ObjectStore>,
+    location: String,
+    backend: Backend,
+    runtime: IoRuntime,
+    concurrency: usize,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Open `location` for reading (and writing, where the backend allows it).
+    ///
+    /// Accepts a local path, `file://`, `http://`, `https://` and `s3://bucket/prefix`.
+    pub fn open(location: &str, options: &StoreOptions) -> Result<Self> {
+        let location = location.trim();
+        if location.is_empty() {
+            return Err(invalid(location, "empty location"));
+        }
+        let runtime = IoRuntime::new(options.io_threads)?;
+        let (objects, backend): (Arc<dyn ObjectStore>, Backend) =
+            match scheme(location) {
+                Some("http") | Some("https") => (open_http(location, options)?, Backend::Http),
+                Some("s3") => (open_s3(location, options)?, Backend::S3),
+                Some("file") => {
+                    let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
+                    let path = url
+                        .to_file_path()
+                        .map_err(|_| invalid(location, "not a local file URL"))?;
+                    (open_local(&path)?, Backend::Local)
+                }
+                Some(other) if other.len() > 1 => return Err(invalid(
+                    location,
+                    format!(
+                        "unsupported scheme {other:?}; use a path, file://, http(s):// or s3://"
+                    ),
+                )),
+                _ => (open_local(Path::new(location))?, Backend::Local),
+            };
+        let concurrency = match backend {
+            Backend::Local => options.concurrency.min(8),
+            _ => options.concurrency,
+        };
+        Ok(Self {
+            objects,
+            location: location.trim_end_matches('/').to_string(),
+            backend,
+            runtime,
+            concurrency,
+        })
+    }
+
+    /// Create a local directory (and parents) and open it for writing.
+    pub fn create_local(path: &Path) -> Result<Self> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        Self::open(&path.to_string_lossy(), &StoreOptions::default())
+    }
+
+    /// Where this store points, as given (without a trailing slash).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The backend kind.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The object store (for zarrs and for callers that need raw access).
+    pub fn objects(&self) -> Arc<dyn ObjectStore> {
+        self.objects.clone()
+    }
+
+    /// The runtime that drives this store's I/O.
+    pub fn runtime(&self) -> &IoRuntime {
+        &self.runtime
+    }
+
+    /// Chunk requests to keep in flight.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// A store rooted at `sub` below this one, sharing the connection pool and runtime.
+    pub fn child(&self, sub: &str) -> Self {
+        let sub = sub.trim_matches('/');
+        if sub.is_empty() {
+            return self.clone();
+        }
+        Self {
+            objects: Arc::new(PrefixStore::new(self.objects.clone(), sub)),
+            location: format!("{}/{}", self.location, sub),
+            ..self.clone()
+        }
+    }
+
+    /// The full location of `key` in this store, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        format!("{}/{}", self.location, key.trim_start_matches('/'))
+    }
+
+    /// Read a whole object; `Ok(None)` when it does not exist.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let path = ObjectPath::from(key);
+        match self.objects.get(&path).await {
+            Ok(r) => match r.bytes().await {
+                Ok(b) => Ok(Some(b.to_vec())),
+                Err(e) => Err(storage_error(&self.describe(key), e)),
+            },
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(storage_error(&self.describe(key), e)),
+        }
+    }
+
+    /// Write a whole object.
+    pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
+        self.objects
+            .put(&ObjectPath::from(key), data.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Write {
+                location: self.describe(key),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Blocking [`Store::get`].
+    pub fn get_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let this = self.clone();
+        let key = key.to_string();
+        self.runtime.block_on(async move { this.get(&key).await })
+    }
+}
+
+fn scheme(location: &str) -> Option<&str> {
+    let (scheme, _) = location.split_once("://")?;
+    if scheme
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    {
+        Some(scheme)
+    } else {
+        None
+    }
+}
+
+fn invalid(location: &str, reason: impl fmt::Display) -> Error {
+    Error::InvalidUrl {
+        location: location.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>> {
+    let abs: PathBuf = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io("reading the current directory", e))?
+            .join(path)
+    };
+    if !abs.exists() {
+        return Err(Error::NotFound {
+            location: path.display().to_string(),
+            detail: "the path does not exist".into(),
+        });
+    }
+    let fs =
+        LocalFileSystem::new_with_prefix(&abs).map_err(|e| invalid(&path.to_string_lossy(), e))?;
+    Ok(Arc::new(fs))
+}
+
+fn open_http(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
+    // Plain http only when the user wrote it.
+    let allow_http = url.scheme() == "http";
+    let base = location.trim_end_matches('/').to_string() + "/";
+    let store = HttpBuilder::new()
+        .with_url(base)
+        .with_client_options(options.client_options(allow_http))
+        .with_retry(options.retry_config())
+        .build()
+        .map_err(|e| invalid(location, e))?;
+    Ok(Arc::new(store))
+}
+
+fn open_s3(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    let rest = &location["s3://".len()..];
+    let (bucket, prefix) = match rest.split_once('/') {
+        Some((b, p)) => (b, p.trim_matches('/')),
+        None => (rest, ""),
+    };
+    if bucket.is_empty() {
+        return Err(invalid(
+            location,
+            "no bucket name; write s3://bucket/prefix",
+        ));
+    }
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let endpoint = options
+        .endpoint
+        .clone()
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .or_else(|| env("AWS_ENDPOINT"));
+    let mut allow_http = false;
+    if let Some(ep) = &endpoint {
+        allow_http = ep.starts_with("http://");
+        builder = builder.with_endpoint(ep.trim_end_matches('/'));
+    }
+    let region = options
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    builder = builder.with_region(region);
+    let has_key = options.access_key_id.is_some() || env("AWS_ACCESS_KEY_ID").is_some();
+    if options.anonymous || !has_key {
+        builder = builder.with_skip_signature(true);
+    } else {
+        if let Some(k) = &options.access_key_id {
+            builder = builder.with_access_key_id(k);
+        }
+        if let Some(s) = &options.secret_access_key {
+            builder = builder.with_secret_access_key(s.expose());
+        }
+        if let Some(t) = &options.session_token {
+            builder = builder.with_token(t.expose());
+        }
+    }
+    let store = builder
+        .with_client_options(options.client_options(allow_http))
+        .with_retry(options.retry_config())
+        .build()
+        .map_err(|e| invalid(location, e))?;
+    if prefix.is_empty() {
+        Ok(Arc::new(store))
+    } else {
+        Ok(Arc::new(PrefixStore::new(store, prefix)))
+    }
+}
+
+/// Turn an object_store error into ours, keeping its account of retries and status.
+pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { .. } => Error::NotFound {
+            location: location.to_string(),
+            detail: e.to_string(),
+        },
+        other => Error::Storage {
+            location: location.to_string(),
+            reason: error_chain(&other),
+        },
+    }
+}
+
+/// An error and its sources on one line, so retries, status and cause all show.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cur = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_not_printed() {
+        let o = StoreOptions::default().with_credentials("AKID", "very-secret-value");
+        let dbg = format!("{o:?}");
+        assert!(!dbg.contains("very-secret-value"), "{dbg}");
+        assert!(dbg.contains("AKID"));
+    }
+
+    #[test]
+    fn missing_local_path_is_not_found() {
+        let e = Store::open("/definitely/not/here.zarr", &StoreOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    }
+
+    #[test]
+    fn unknown_scheme_is_rejected() {
+        let e = Store::open("gs://bucket/x", &StoreOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("unsupported scheme"), "{e}");
+    }
+
+    #[test]
+    fn s3_needs_a_bucket() {
+        let e = Store::open("s3://", &StoreOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("bucket"), "{e}");
+    }
+}

@@ -110,7 +110,7 @@ impl Pixels {
             })?;
         for (i, &slot) in slots.iter().enumerate() {
             shape5[slot] = array.shape()[i] as usize;
-            chunks5[slot] = (chunk0[i].get() as usize).min(shape5[slot].max(1));
+            chunks5[slot] = chunk0[i].get() as usize;
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -132,7 +132,7 @@ impl Pixels {
     pub fn shape(&self) -> [usize; 5] {
         self.inner.shape5
     }
-    /// Chunk shape as (t, c, z, y, x), clipped to the shape.
+    /// Chunk shape as (t, c, z, y, x), as stored (edge chunks may be cut by the shape).
     pub fn chunks(&self) -> [usize; 5] {
         self.inner.chunks5
     }
@@ -273,10 +273,12 @@ impl Pixels {
             let this = self.clone();
             let subset = subset.clone();
             let idx = idx.to_vec();
-            let task = self.inner.store.runtime().spawn(async move {
-                let part = this.read_chunk_part::<T>(&idx, &subset).await;
-                part.map(|(overlap, data)| (overlap, data))
-            });
+            // A task per chunk, so decoding runs on all I/O threads while others wait on the network.
+            let task = self
+                .inner
+                .store
+                .runtime()
+                .spawn(async move { this.read_chunk_part::<T>(&idx, &subset).await });
             async move {
                 task.await.map_err(|e| Error::Storage {
                     location: "chunk read task".into(),

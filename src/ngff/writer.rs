@@ -281,7 +281,7 @@ impl ImageWriter {
     }
 
     async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
-        if spec.shape.iter().any(|&n| n == 0) {
+        if spec.shape.contains(&0) {
             return Err(Error::InvalidArgument(format!(
                 "cannot write an image of shape {:?}: every axis needs at least one element",
                 spec.shape

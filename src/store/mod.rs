@@ -197,25 +197,26 @@ impl Store {
             return Err(invalid(location, "empty location"));
         }
         let runtime = IoRuntime::new(options.io_threads)?;
-        let (objects, backend): (Arc<dyn ObjectStore>, Backend) =
-            match scheme(location) {
-                Some("http") | Some("https") => (open_http(location, options)?, Backend::Http),
-                Some("s3") => (open_s3(location, options)?, Backend::S3),
-                Some("file") => {
-                    let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
-                    let path = url
-                        .to_file_path()
-                        .map_err(|_| invalid(location, "not a local file URL"))?;
-                    (open_local(&path)?, Backend::Local)
-                }
-                Some(other) if other.len() > 1 => return Err(invalid(
+        let (objects, backend): (Arc<dyn ObjectStore>, Backend) = match scheme(location) {
+            Some("http") | Some("https") => (open_http(location, options)?, Backend::Http),
+            Some("s3") => (open_s3(location, options)?, Backend::S3),
+            Some("file") => {
+                let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| invalid(location, "not a local file URL"))?;
+                (open_local(&path)?, Backend::Local)
+            }
+            Some(other) if other.len() > 1 => {
+                return Err(invalid(
                     location,
                     format!(
                         "unsupported scheme {other:?}; use a path, file://, http(s):// or s3://"
                     ),
-                )),
-                _ => (open_local(Path::new(location))?, Backend::Local),
-            };
+                ))
+            }
+            _ => (open_local(Path::new(location))?, Backend::Local),
+        };
         let concurrency = match backend {
             Backend::Local => options.concurrency.min(8),
             _ => options.concurrency,
@@ -354,7 +355,8 @@ fn open_http(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectSto
     let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
     // Plain http only when the user wrote it.
     let allow_http = url.scheme() == "http";
-    let base = location.trim_end_matches('/').to_string() + "/";
+    // object_store adds the "/" between base and key itself.
+    let base = location.trim_end_matches('/');
     let store = HttpBuilder::new()
         .with_url(base)
         .with_client_options(options.client_options(allow_http))
@@ -427,6 +429,15 @@ pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
         object_store::Error::NotFound { .. } => Error::NotFound {
             location: location.to_string(),
             detail: e.to_string(),
+        },
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Error::Storage {
+            location: location.to_string(),
+            reason: format!(
+                "access denied; check the S3 access key and secret (options or AWS_* variables), \
+                     or read anonymously: {}",
+                error_chain(&e)
+            ),
         },
         other => Error::Storage {
             location: location.to_string(),

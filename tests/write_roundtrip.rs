@@ -156,5 +156,6 @@ fn the_sample_is_deterministic_and_readable_by_peers() {
     assert!(max > 1000.0, "max {max}");
     let out = dir.path().join("peer");
     let report = peer_report(&a, &out);
+    assert_eq!(report["nodes"][0]["channel_names"], serde_json::json!(["H2B", "LaminB1"]));
     assert!(std::fs::read(out.join("image_0.bin")).unwrap() == da.to_le_bytes());
 }

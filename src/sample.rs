@@ -80,7 +80,7 @@ struct Nucleus {
     brightness: [f64; 2],
 }
 
-/// Write the sample image to `location` and return the location.
+/// Write the sample image to `location` (replacing a Zarr image already there) and return the location.
 pub fn write_sample(location: &str, spec: &SampleSpec) -> Result<String> {
     let [nt, nc, nz, ny, nx] = spec.shape;
     let mut rng = Rng(spec.seed);
@@ -132,7 +132,7 @@ pub fn write_sample(location: &str, spec: &SampleSpec) -> Result<String> {
         .with_name("omeflow sample: nuclei time-lapse")
         .with_channels(channels.into_iter().take(nc).collect())
         .with_version(spec.version);
-    let writer = ImageWriter::create(location, image_spec)?;
+    let writer = ImageWriter::replace(location, image_spec)?;
     for t in 0..nt {
         for c in 0..nc {
             for z in 0..nz {

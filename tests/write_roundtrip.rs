@@ -156,6 +156,46 @@ fn the_sample_is_deterministic_and_readable_by_peers() {
     assert!(max > 1000.0, "max {max}");
     let out = dir.path().join("peer");
     let report = peer_report(&a, &out);
-    assert_eq!(report["nodes"][0]["channel_names"], serde_json::json!(["H2B", "LaminB1"]));
+    assert_eq!(
+        report["nodes"][0]["channel_names"],
+        serde_json::json!(["H2B", "LaminB1"])
+    );
     assert!(std::fs::read(out.join("image_0.bin")).unwrap() == da.to_le_bytes());
+}
+
+#[test]
+fn writing_over_an_image_is_refused_and_replace_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.ome.zarr");
+    let loc = p.to_string_lossy().into_owned();
+    let small = |v| SampleSpec {
+        shape: [1, 1, 2, 32, 32],
+        levels: 2,
+        version: v,
+        ..SampleSpec::default()
+    };
+    write_sample(&loc, &small(NgffVersion::V0_5)).unwrap();
+    assert_eq!(open_image(&loc).unwrap().metadata().version, "0.5");
+    // Re-running the sample with another version replaces it: no stale zarr.json left behind.
+    write_sample(&loc, &small(NgffVersion::V0_4)).unwrap();
+    let image = open_image(&loc).unwrap();
+    assert_eq!(image.metadata().version, "0.4");
+    assert!(!p.join("zarr.json").exists());
+    let e = ImageWriter::create(&loc, ImageSpec::new([1, 1, 1, 4, 4], DType::U8)).unwrap_err();
+    assert!(e.to_string().contains("already there"), "{e}");
+
+    // A folder with other files is never deleted.
+    let other = dir.path().join("notes");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "keep me").unwrap();
+    let e = ImageWriter::replace(
+        &other.to_string_lossy(),
+        ImageSpec::new([1, 1, 1, 4, 4], DType::U8),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not a Zarr image"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(other.join("keep.txt")).unwrap(),
+        "keep me"
+    );
 }

@@ -265,13 +265,23 @@ impl std::fmt::Debug for ImageWriter {
 
 impl ImageWriter {
     /// Create the image at a local path (created if missing), `file://` URL or `s3://` URL.
+    ///
+    /// Refuses a location that already holds a Zarr group or array; see [`ImageWriter::replace`].
     pub fn create(location: &str, spec: ImageSpec) -> Result<Self> {
-        let store = if location.contains("://") {
-            Store::open(location, &crate::store::StoreOptions::default())?
-        } else {
-            Store::create_local(std::path::Path::new(location))?
-        };
-        Self::create_in(store, spec)
+        Self::create_in(open_for_writing(location)?, spec)
+    }
+
+    /// Like [`ImageWriter::create`], but first deletes a Zarr image already at `location`.
+    /// A location that holds something other than Zarr is left alone and refused.
+    pub fn replace(location: &str, spec: ImageSpec) -> Result<Self> {
+        let store = open_for_writing(location)?;
+        let rt = store.runtime().clone();
+        rt.block_on(async move {
+            if super::array::read_node(&store, "").await?.is_some() {
+                store.delete_all().await?;
+            }
+            Self::create_async(store, spec, None).await
+        })
     }
 
     /// Create the image at the root of `store`.
@@ -281,6 +291,22 @@ impl ImageWriter {
     }
 
     async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
+        if super::array::read_node(&store, "").await?.is_some() {
+            return Err(Error::Write {
+                location: store.location().to_string(),
+                reason:
+                    "a Zarr group or array is already there; remove it, choose another location, \
+                         or use `ImageWriter::replace`"
+                        .into(),
+            });
+        }
+        if !store.is_empty().await? {
+            return Err(Error::Write {
+                location: store.location().to_string(),
+                reason: "the location holds files that are not a Zarr image; choose an empty or new location"
+                    .into(),
+            });
+        }
         if spec.shape.contains(&0) {
             return Err(Error::InvalidArgument(format!(
                 "cannot write an image of shape {:?}: every axis needs at least one element",
@@ -399,6 +425,14 @@ impl ImageWriter {
         self.store
             .runtime()
             .block_on(async move { create_labels_async(store, spec, &name).await })
+    }
+}
+
+fn open_for_writing(location: &str) -> Result<Store> {
+    if location.contains("://") {
+        Store::open(location, &crate::store::StoreOptions::default())
+    } else {
+        Store::create_local(std::path::Path::new(location))
     }
 }
 

@@ -305,6 +305,35 @@ impl Store {
             })
     }
 
+    /// Whether the store holds no object at all.
+    pub async fn is_empty(&self) -> Result<bool> {
+        use futures::StreamExt;
+        match self.objects.list(None).next().await {
+            None => Ok(true),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(storage_error(&self.location, e)),
+        }
+    }
+
+    /// Delete every object of the store (used to replace an image).
+    pub async fn delete_all(&self) -> Result<()> {
+        use futures::TryStreamExt;
+        let keys: Vec<ObjectPath> = self
+            .objects
+            .list(None)
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| storage_error(&self.location, e))?;
+        for key in keys {
+            self.objects.delete(&key).await.map_err(|e| Error::Write {
+                location: self.describe(key.as_ref()),
+                reason: error_chain(&e),
+            })?;
+        }
+        Ok(())
+    }
+
     /// Blocking [`Store::get`].
     pub fn get_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let this = self.clone();

@@ -127,3 +127,41 @@ fn a_truncated_chunk_is_named() {
     assert!(matches!(e, Error::CorruptChunk { .. }), "{msg}");
     assert!(msg.contains("s0/0/0/0/0"), "{msg}");
 }
+
+#[test]
+fn cli_reads_s3_with_credentials_from_the_aws_environment() {
+    let root = common::s3_root_with("idr", &["v01_zlib.zarr"]);
+    let s3 = S3Server::serve(root.path(), "env-key", "env-secret-789");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omeflow"))
+        .args(["info", "s3://idr/v01_zlib.zarr", "--json", "--retries", "1"])
+        .env("AWS_ACCESS_KEY_ID", "env-key")
+        .env("AWS_SECRET_ACCESS_KEY", "env-secret-789")
+        .env("AWS_ENDPOINT_URL", s3.endpoint())
+        .env("AWS_REGION", "eu-west-2")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ngff_version"], "0.1");
+    let entry = common::image("v01_zlib.zarr");
+    assert_eq!(v["levels"][0]["shape"], entry["levels"][0]["shape5"]);
+
+    // Same server, forced anonymous: refused, and the secret appears nowhere.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omeflow"))
+        .args([
+            "info",
+            "s3://idr/v01_zlib.zarr",
+            "--anonymous",
+            "--retries",
+            "0",
+        ])
+        .args(["--endpoint", &s3.endpoint()])
+        .env("AWS_SECRET_ACCESS_KEY", "env-secret-789")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("access denied"), "{stderr}");
+    assert!(!stderr.contains("env-secret-789"), "{stderr}");
+}

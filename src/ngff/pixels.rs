@@ -214,6 +214,16 @@ impl Pixels {
         self.region(region)?.into_typed::<T>()
     }
 
+    /// A region converted to f64.
+    pub fn region_f64(&self, region: &Region) -> Result<Array5<f64>> {
+        Ok(self.region(region)?.to_f64())
+    }
+
+    /// A region converted to f32.
+    pub fn region_f32(&self, region: &Region) -> Result<Array5<f32>> {
+        Ok(self.region(region)?.to_f32())
+    }
+
     /// The whole level, if it fits the memory budget.
     pub fn read_all(&self) -> Result<AnyArray<ndarray::Ix5>> {
         self.region(&Region::all(self.shape()))

@@ -407,7 +407,9 @@ fn open_s3(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore
             "no bucket name; write s3://bucket/prefix",
         ));
     }
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // Only the settings below are taken from the environment: an anonymous read must not pick up
+    // half a set of credentials from it.
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let endpoint = options
         .endpoint
@@ -426,17 +428,32 @@ fn open_s3(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore
         .or_else(|| env("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|| "us-east-1".to_string());
     builder = builder.with_region(region);
-    let has_key = options.access_key_id.is_some() || env("AWS_ACCESS_KEY_ID").is_some();
-    if options.anonymous || !has_key {
+    let key = options
+        .access_key_id
+        .clone()
+        .or_else(|| env("AWS_ACCESS_KEY_ID"));
+    if options.anonymous || key.is_none() {
         builder = builder.with_skip_signature(true);
-    } else {
-        if let Some(k) = &options.access_key_id {
-            builder = builder.with_access_key_id(k);
-        }
-        if let Some(s) = &options.secret_access_key {
-            builder = builder.with_secret_access_key(s.expose());
-        }
-        if let Some(t) = &options.session_token {
+    } else if let Some(key) = key {
+        let secret = options
+            .secret_access_key
+            .clone()
+            .or_else(|| env("AWS_SECRET_ACCESS_KEY").map(Secret::new))
+            .ok_or_else(|| {
+                invalid(
+                    location,
+                    "an S3 access key id is set but no secret access key; set both \
+                     (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or read anonymously",
+                )
+            })?;
+        builder = builder
+            .with_access_key_id(key)
+            .with_secret_access_key(secret.expose());
+        let token = options
+            .session_token
+            .clone()
+            .or_else(|| env("AWS_SESSION_TOKEN").map(Secret::new));
+        if let Some(t) = token {
             builder = builder.with_token(t.expose());
         }
     }

@@ -57,6 +57,7 @@ struct Inner {
     shape5: [usize; 5],
     chunks5: [usize; 5],
     scale5: [f64; 5],
+    sharded: bool,
 }
 
 /// One resolution level of an OME-Zarr image: lazy, cheap to clone, safe to share across threads.
@@ -112,8 +113,15 @@ impl Pixels {
             shape5[slot] = array.shape()[i] as usize;
             chunks5[slot] = chunk0[i].get() as usize;
         }
+        let sharded = match array.metadata() {
+            zarrs::array::ArrayMetadata::V3(m) => {
+                m.codecs.iter().any(|c| c.name() == "sharding_indexed")
+            }
+            _ => false,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
+                sharded,
                 store,
                 array,
                 dtype,
@@ -325,10 +333,26 @@ impl Pixels {
         let in_chunk = overlap
             .relative_to(chunk.start())
             .map_err(|e| self.invalid(e))?;
-        let data = array
-            .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
-            .await
-            .map_err(|e| self.chunk_error(idx, e))?;
+        let data = if self.inner.sharded {
+            // Shards are read partially: only the inner chunks that overlap are fetched.
+            array
+                .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
+                .await
+                .map_err(|e| self.chunk_error(idx, e))?
+        } else {
+            // A compressed chunk is fetched whole anyway; asking for a part would cost a HEAD
+            // and a ranged GET (two round trips) for every edge chunk.
+            let full = array
+                .async_retrieve_chunk::<ArrayD<T>>(idx)
+                .await
+                .map_err(|e| self.chunk_error(idx, e))?;
+            let ranges = in_chunk.to_ranges();
+            full.slice_each_axis(|ax| {
+                let r = &ranges[ax.axis.index()];
+                Slice::from(r.start as usize..r.end as usize)
+            })
+            .to_owned()
+        };
         Ok((overlap, data))
     }
 

@@ -117,21 +117,18 @@ impl OmeZarr {
     }
 
     async fn from_attrs(store: Store, attrs: Value, zarr_format: u8) -> Result<Self> {
-        let mut ndim_err = None;
-        let mut ndim = None;
-        if metadata_needs_ndim(&attrs) {
+        // NGFF 0.1/0.2 have no axes: the first level's dimensionality says which ones there are.
+        let ndim = if metadata_needs_ndim(&attrs) {
             let path = first_dataset_path(&attrs).unwrap_or_default();
-            match array::read_node(&store, &path).await {
-                Ok(Some(NodeMeta::ArrayV2(v))) | Ok(Some(NodeMeta::ArrayV3(v))) => {
-                    ndim = v.get("shape").and_then(Value::as_array).map(Vec::len);
+            match array::read_node(&store, &path).await? {
+                Some(NodeMeta::ArrayV2(v)) | Some(NodeMeta::ArrayV3(v)) => {
+                    v.get("shape").and_then(Value::as_array).map(Vec::len)
                 }
-                Ok(_) => {}
-                Err(e) => ndim_err = Some(e),
+                _ => None,
             }
-        }
-        if let Some(e) = ndim_err {
-            return Err(e);
-        }
+        } else {
+            None
+        };
         let location = store.location().to_string();
         let parsed = metadata::parse(&attrs, zarr_format, |path| {
             ndim.ok_or_else(|| Error::NotFound {

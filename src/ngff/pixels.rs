@@ -310,9 +310,12 @@ impl Pixels {
         });
         let mut parts = futures::stream::iter(jobs).buffer_unordered(inner.store.concurrency());
         while let Some((overlap, data)) = parts.try_next().await? {
-            let rel = overlap.relative_to(&start).map_err(|e| self.invalid(e))?;
+            let rel = overlap
+                .relative_to(&start)
+                .map_err(|e| self.invalid(e))?
+                .to_ranges();
             let mut view = out.slice_each_axis_mut(|ax| {
-                let r = &rel.to_ranges()[ax.axis.index()];
+                let r = &rel[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
             });
             view.assign(&data);

@@ -320,7 +320,7 @@ impl ImageWriter {
         if let Some(label) = label_of {
             attrs["image-label"] = label;
         }
-        write_group(&store, "", spec.version, attrs).await?;
+        write_group(&store, spec.version, attrs).await?;
         let storage = Arc::new(AsyncObjectStore::new(store.objects()));
         let mut arrays = Vec::with_capacity(spec.levels);
         for l in 0..spec.levels {
@@ -452,7 +452,7 @@ pub(crate) async fn create_labels_async(
     if !names.iter().any(|n| n == name) {
         names.push(name.to_string());
     }
-    write_group(&labels, "", image.version, json!({"labels": names})).await?;
+    write_group(&labels, image.version, json!({"labels": names})).await?;
     let spec = ImageSpec {
         dtype: DType::I32,
         downsample: Downsample::Nearest,
@@ -491,27 +491,20 @@ async fn read_label_names(labels: &Store, version: NgffVersion) -> Result<Vec<St
         .unwrap_or_default())
 }
 
-/// Write a group's metadata: `.zgroup` + `.zattrs` (0.4) or `zarr.json` with `ome` (0.5).
-async fn write_group(store: &Store, path: &str, version: NgffVersion, attrs: Value) -> Result<()> {
-    let key = |name: &str| {
-        if path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{path}/{name}")
-        }
-    };
+/// Write the root group's metadata: `.zgroup` + `.zattrs` (0.4) or `zarr.json` with `ome` (0.5).
+async fn write_group(store: &Store, version: NgffVersion, attrs: Value) -> Result<()> {
     match version {
         NgffVersion::V0_4 => {
             store
-                .put(&key(".zgroup"), pretty(&json!({"zarr_format": 2})))
+                .put(".zgroup", pretty(&json!({"zarr_format": 2})))
                 .await?;
-            store.put(&key(".zattrs"), pretty(&attrs)).await
+            store.put(".zattrs", pretty(&attrs)).await
         }
         NgffVersion::V0_5 => {
             let mut ome = attrs;
             ome["version"] = json!("0.5");
             let doc = json!({"zarr_format": 3, "node_type": "group", "attributes": {"ome": ome}});
-            store.put(&key("zarr.json"), pretty(&doc)).await
+            store.put("zarr.json", pretty(&doc)).await
         }
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod error;
+pub mod ndimage;
 pub mod ngff;
 pub mod prelude;
 pub mod sample;

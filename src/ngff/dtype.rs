@@ -129,6 +129,8 @@ pub trait Element:
     fn to_f32(self) -> f32;
     /// Convert from f64: rounded to nearest and saturated for integer types.
     fn from_f64_rounded(v: f64) -> Self;
+    /// Convert from f64 as a C cast does (and so numpy and scipy): integers truncate toward zero.
+    fn from_f64_cast(v: f64) -> Self;
     /// Wrap an array of this type.
     fn wrap<D: Dimension>(a: Array<Self, D>) -> AnyArray<D>;
     /// Unwrap an array of this type.
@@ -141,6 +143,8 @@ macro_rules! impl_element {
             const DTYPE: DType = DType::$v;
             #[inline]
             fn from_f64_rounded(v: f64) -> Self { let f: fn(f64) -> f64 = $round; f(v) as $t }
+            #[inline]
+            fn from_f64_cast(v: f64) -> Self { v as $t }
             #[inline]
             fn to_f64(self) -> f64 { self as f64 }
             #[inline]

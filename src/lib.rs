@@ -19,6 +19,7 @@ pub mod ndimage;
 pub mod ngff;
 pub mod prelude;
 pub mod sample;
+pub mod segment;
 pub mod store;
 
 pub use error::{Error, Result};

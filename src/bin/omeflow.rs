@@ -3,10 +3,105 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use omeflow::ndimage::{Connectivity, Threshold};
 use omeflow::ngff::writer::NgffVersion;
 use omeflow::ngff::OmeZarr;
 use omeflow::sample::{write_sample, SampleSpec};
+use omeflow::segment::{run_segment, SegmentParams, SegmentTask};
 use omeflow::store::StoreOptions;
+use std::ops::Range;
+use std::time::Duration;
+
+fn parse_range(s: &str) -> Result<Range<usize>, String> {
+    let bad = || format!("{s:?} is not a range like 0..10 (half-open) or a single index");
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let a: usize = a.trim().parse().map_err(|_| bad())?;
+            let b: usize = b.trim().parse().map_err(|_| bad())?;
+            if a > b {
+                return Err(bad());
+            }
+            Ok(a..b)
+        }
+        None => {
+            let i: usize = s.trim().parse().map_err(|_| bad())?;
+            Ok(i..i + 1)
+        }
+    }
+}
+
+fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> omeflow::Result<()> {
+    let mut last_print = Duration::ZERO;
+    let mut last_decile = 0;
+    let mut progress = |p: omeflow::segment::Progress| {
+        if json || p.total == 0 {
+            return;
+        }
+        let decile = p.done * 10 / p.total;
+        if decile > last_decile || p.elapsed - last_print >= Duration::from_secs(2) {
+            last_decile = decile;
+            last_print = p.elapsed;
+            let secs = p.elapsed.as_secs_f64();
+            let rate = p.done as f64 / secs.max(1e-9);
+            let eta = (p.total - p.done) as f64 / rate.max(1e-9);
+            eprintln!(
+                "segment: {}/{} planes ({}%), {rate:.1} planes/s, elapsed {secs:.1} s, eta {eta:.1} s",
+                p.done,
+                p.total,
+                p.done * 100 / p.total
+            );
+        }
+    };
+    let report = run_segment(task, options, &mut progress)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
+        );
+    } else {
+        println!(
+            "segmented {} planes of {} (level {}) in {:.2} s ({:.1} planes/s): {} objects",
+            report.plane_count,
+            report.source,
+            report.level,
+            report.seconds,
+            report.planes_per_second,
+            report.total_objects
+        );
+        for p in report.planes.iter().take(10) {
+            println!("  t:{}, c:{}, z:{}  {} objects", p.t, p.c, p.z, p.objects);
+        }
+        if report.planes.len() > 10 {
+            println!(
+                "  ... ({} more planes; --json for all)",
+                report.planes.len() - 10
+            );
+        }
+        if let Some(l) = &report.labels_out {
+            println!("labels: {l}/labels/{}", task.labels_name);
+        }
+        if let Some(t) = &report.table_out {
+            println!("table: {} ({} objects)", t.display(), report.table_rows);
+        }
+    }
+    if report.failed > 0 {
+        for p in report.planes.iter().filter(|p| p.error.is_some()).take(5) {
+            eprintln!(
+                "error: t:{}, c:{}, z:{}: {}",
+                p.t,
+                p.c,
+                p.z,
+                p.error.as_deref().unwrap_or("")
+            );
+        }
+        return Err(omeflow::Error::InvalidArgument(format!(
+            "{} of {} planes failed",
+            report.failed, report.plane_count
+        )));
+    }
+    Ok(())
+}
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +153,49 @@ enum Command {
         /// Print the image summary as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Segment every plane (Gaussian, threshold at a fraction of the max, connected components).
+    Segment {
+        /// A path, file://, http(s):// or s3:// URL of an OME-Zarr image.
+        url: String,
+        /// Resolution level.
+        #[arg(long, default_value_t = 0)]
+        level: usize,
+        /// Gaussian sigma in pixels.
+        #[arg(long, default_value_t = 1.0)]
+        sigma: f64,
+        /// Threshold as a fraction of each smoothed plane's maximum.
+        #[arg(long, default_value_t = 0.75)]
+        threshold: f64,
+        /// Connectivity: 4 or 8.
+        #[arg(long, default_value_t = 4)]
+        connectivity: usize,
+        /// Time points A..B (half-open).
+        #[arg(long, value_parser = parse_range)]
+        t: Option<Range<usize>>,
+        /// Channels A..B (half-open).
+        #[arg(long, value_parser = parse_range)]
+        c: Option<Range<usize>>,
+        /// Z planes A..B (half-open).
+        #[arg(long, value_parser = parse_range)]
+        z: Option<Range<usize>>,
+        /// Write label images to `labels/<name>` of this OME-Zarr location.
+        #[arg(long)]
+        labels_out: Option<String>,
+        /// Name of the label image.
+        #[arg(long, default_value = "segmentation")]
+        labels_name: String,
+        /// Write per-object measurements to this file (.csv or .json).
+        #[arg(long)]
+        table_out: Option<std::path::PathBuf>,
+        /// CPU threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the report as JSON (no progress lines).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Show an OME-Zarr image: levels with shape, chunks and dtype, axes, channels.
     Info {
@@ -117,6 +255,39 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 println!("wrote the sample image to {path}");
             }
             print_info(&omeflow::ngff::open_image(&path)?, json)
+        }
+        Command::Segment {
+            url,
+            level,
+            sigma,
+            threshold,
+            connectivity,
+            t,
+            c,
+            z,
+            labels_out,
+            labels_name,
+            table_out,
+            threads,
+            json,
+            remote,
+        } => {
+            let task = SegmentTask {
+                t,
+                c,
+                z,
+                params: SegmentParams {
+                    sigma,
+                    threshold: Threshold::Fraction(threshold),
+                    connectivity: Connectivity::from_count(connectivity)?,
+                },
+                labels_out,
+                labels_name,
+                table_out,
+                threads,
+                ..SegmentTask::new(url, level)
+            };
+            run_segment_cli(&task, &remote.options(), json)
         }
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;

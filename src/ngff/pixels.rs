@@ -191,6 +191,24 @@ impl Pixels {
         ))?))
     }
 
+    /// Async form of [`Pixels::plane`], for callers already on a runtime.
+    pub async fn plane_async(
+        &self,
+        t: usize,
+        c: usize,
+        z: usize,
+    ) -> Result<AnyArray<ndarray::Ix2>> {
+        Ok(with_plane_dtype(
+            self.region_async(&Region::plane(self.shape(), t, c, z))
+                .await?,
+        ))
+    }
+
+    /// The runtime that drives this level's I/O.
+    pub fn runtime(&self) -> &crate::store::IoRuntime {
+        self.inner.store.runtime()
+    }
+
     /// One plane as `T`, which must be the native type.
     pub fn plane_as<T: Element>(&self, t: usize, c: usize, z: usize) -> Result<Array2<T>> {
         self.plane(t, c, z)?.into_typed::<T>()

@@ -416,6 +416,21 @@ impl ImageWriter {
         Ok(())
     }
 
+    /// Create a label image `labels/<name>` at the image location `location` (which need not
+    /// hold the image itself: `source` is recorded as the labelled image).
+    pub fn create_label_image(
+        location: &str,
+        spec: ImageSpec,
+        name: &str,
+        source: &str,
+    ) -> Result<ImageWriter> {
+        let store = open_for_writing(location)?;
+        let name = name.to_string();
+        let source = source.to_string();
+        let rt = store.runtime().clone();
+        rt.block_on(async move { create_labels_async(store, spec, &name, Some(source)).await })
+    }
+
     /// Start a label image `labels/<name>` (int32, same t, c, z, y, x as this image, nearest
     /// downsampling), registered in `labels/`'s list.
     pub fn create_labels(&self, name: &str) -> Result<ImageWriter> {
@@ -424,7 +439,7 @@ impl ImageWriter {
         let name = name.to_string();
         self.store
             .runtime()
-            .block_on(async move { create_labels_async(store, spec, &name).await })
+            .block_on(async move { create_labels_async(store, spec, &name, None).await })
     }
 }
 
@@ -441,6 +456,7 @@ pub(crate) async fn create_labels_async(
     store: Store,
     image: ImageSpec,
     name: &str,
+    source: Option<String>,
 ) -> Result<ImageWriter> {
     if name.is_empty() || name.contains('/') {
         return Err(Error::InvalidArgument(format!(
@@ -460,7 +476,7 @@ pub(crate) async fn create_labels_async(
         name: Some(name.to_string()),
         ..image
     };
-    let mut label = json!({"source": {"image": "../../"}});
+    let mut label = json!({"source": {"image": source.unwrap_or_else(|| "../../".into())}});
     if spec.version == NgffVersion::V0_4 {
         label["version"] = json!("0.4");
     }

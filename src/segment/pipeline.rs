@@ -1,0 +1,316 @@
+//! The plane pipeline: read the planes of an image level concurrently (tens of chunk requests
+//! in flight), segment them on a thread pool built for the run, stream label images to
+//! OME-Zarr and measurements to a table, and keep memory bounded by the in-flight window
+//! whatever the number of planes.
+//!
+//! A run is described by a [`SegmentTask`], plain data that serialises to JSON, so the same
+//! task can run in a thread here or in a worker elsewhere.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use serde::{Deserialize, Serialize};
+
+use super::table::TableWriter;
+use super::{segment_any, SegmentParams};
+use crate::ngff::writer::{ImageSpec, ImageWriter};
+use crate::ngff::{DType, OmeZarr};
+use crate::store::StoreOptions;
+use crate::{Error, Result};
+
+/// What to segment and where results go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentTask {
+    /// The image (path or URL).
+    pub source: String,
+    /// Resolution level.
+    pub level: usize,
+    /// Time points (all when `None`).
+    pub t: Option<Range<usize>>,
+    /// Channels (all when `None`).
+    pub c: Option<Range<usize>>,
+    /// Z planes (all when `None`).
+    pub z: Option<Range<usize>>,
+    /// The recipe's parameters.
+    pub params: SegmentParams,
+    /// Where to write label images: an OME-Zarr image location that receives `labels/<labels_name>`.
+    pub labels_out: Option<String>,
+    /// Name of the label image.
+    pub labels_name: String,
+    /// Where to write the measurements (`.csv` or `.json`).
+    pub table_out: Option<PathBuf>,
+    /// CPU threads (all cores when `None`).
+    pub threads: Option<usize>,
+    /// Planes read ahead of the CPU work (memory is bounded by this many planes).
+    pub window: Option<usize>,
+}
+
+impl SegmentTask {
+    /// Every plane of `level` of `source` with the tutorial's parameters.
+    pub fn new(source: impl Into<String>, level: usize) -> Self {
+        Self {
+            source: source.into(),
+            level,
+            t: None,
+            c: None,
+            z: None,
+            params: SegmentParams::default(),
+            labels_out: None,
+            labels_name: "segmentation".into(),
+            table_out: None,
+            threads: None,
+            window: None,
+        }
+    }
+}
+
+/// One plane's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlaneSummary {
+    pub t: usize,
+    pub c: usize,
+    pub z: usize,
+    /// Number of objects found.
+    pub objects: usize,
+    /// Why the plane failed, if it did (its objects are then 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome of a run (what `omeflow segment --json` prints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentReport {
+    pub source: String,
+    pub level: usize,
+    /// Planes processed.
+    pub plane_count: usize,
+    /// Planes that failed (see each plane's `error`).
+    pub failed: usize,
+    /// Objects over all planes.
+    pub total_objects: u64,
+    /// Wall time of the run.
+    pub seconds: f64,
+    /// Throughput.
+    pub planes_per_second: f64,
+    /// Every plane, ordered by (t, c, z).
+    pub planes: Vec<PlaneSummary>,
+    /// Where label images were written.
+    pub labels_out: Option<String>,
+    /// Where the table was written, and its row count.
+    pub table_out: Option<PathBuf>,
+    pub table_rows: u64,
+}
+
+/// Progress of a run, passed to the caller's callback after every plane.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub elapsed: Duration,
+}
+
+fn clip(r: &Option<Range<usize>>, n: usize, axis: &str) -> Result<Range<usize>> {
+    match r {
+        None => Ok(0..n),
+        Some(r) if r.start <= r.end && r.end <= n => Ok(r.clone()),
+        Some(r) => Err(Error::OutOfBounds(format!(
+            "{axis} range {}..{} outside 0..{n}",
+            r.start, r.end
+        ))),
+    }
+}
+
+/// Run a segmentation task; `progress` is called after each plane.
+pub fn run_segment(
+    task: &SegmentTask,
+    options: &StoreOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SegmentReport> {
+    let start = Instant::now();
+    let image = OmeZarr::open(&task.source, options)?;
+    let px = image.level(task.level)?;
+    let [nt, nc, nz, ny, nx] = px.shape();
+    let (tr, cr, zr) = (
+        clip(&task.t, nt, "t")?,
+        clip(&task.c, nc, "c")?,
+        clip(&task.z, nz, "z")?,
+    );
+    let total = tr.len() * cr.len() * zr.len();
+    let threads = task
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let window = task
+        .window
+        .unwrap_or(4 * threads + options.concurrency)
+        .max(1);
+
+    let labels = match &task.labels_out {
+        Some(loc) => {
+            let spec = ImageSpec::new([nt, nc, nz, ny, nx], DType::I32).with_chunks(1024, 1024);
+            Some(ImageWriter::create_label_image(
+                loc,
+                spec,
+                &task.labels_name,
+                &task.source,
+            )?)
+        }
+        None => None,
+    };
+    let table = match &task.table_out {
+        Some(p) => Some(Mutex::new(TableWriter::create(p)?)),
+        None => None,
+    };
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("omeflow-segment-{i}"))
+        .build()
+        .map_err(|e| {
+            Error::InvalidArgument(format!("building a pool of {threads} threads: {e}"))
+        })?;
+
+    // Reader: planes arrive in completion order, at most `window` ahead of the CPU.
+    let (plane_tx, plane_rx) = tokio::sync::mpsc::channel(window);
+    let reader_px = px.clone();
+    let coords = itertools_product(tr, cr, zr);
+    let reader = px.runtime().spawn(async move {
+        let mut planes = futures::stream::iter(coords)
+            .map(|(t, c, z)| {
+                let px = reader_px.clone();
+                async move { ((t, c, z), px.plane_async(t, c, z).await) }
+            })
+            .buffer_unordered(window);
+        while let Some(item) = planes.next().await {
+            if plane_tx.send(item).await.is_err() {
+                break; // the consumers stopped
+            }
+        }
+    });
+
+    let (done_tx, done_rx) = mpsc::channel::<PlaneSummary>();
+    let params = task.params;
+    let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    let mut planes = Vec::with_capacity(total.min(1 << 20));
+    std::thread::scope(|scope| {
+        let labels = &labels;
+        let table = &table;
+        let fatal = &fatal;
+        let pool = &pool;
+        scope.spawn(move || {
+            let mut rx = plane_rx;
+            let incoming = std::iter::from_fn(move || rx.blocking_recv());
+            pool.install(|| {
+                incoming
+                    .par_bridge()
+                    .for_each_with(done_tx, |done, ((t, c, z), plane)| {
+                        let summary = match plane.and_then(|plane| {
+                            let seg = std::panic::catch_unwind(|| {
+                                segment_any(&plane, &params).at(t, c, z)
+                            })
+                            .map_err(|p| {
+                                Error::InvalidArgument(format!(
+                                    "segmenting panicked: {}",
+                                    crate::store::panic_message(p)
+                                ))
+                            })?;
+                            if let Some(w) = labels {
+                                w.write_plane(t, c, z, &seg.labels)?;
+                            }
+                            if let Some(tw) = table {
+                                match tw.lock() {
+                                    Ok(mut tw) => tw.add(&seg)?,
+                                    Err(_) => {
+                                        return Err(Error::InvalidArgument(
+                                            "table writer poisoned".into(),
+                                        ))
+                                    }
+                                }
+                            }
+                            Ok(seg.count)
+                        }) {
+                            Ok(objects) => PlaneSummary {
+                                t,
+                                c,
+                                z,
+                                objects,
+                                error: None,
+                            },
+                            Err(e) => {
+                                // Output failures stop the run; a plane that cannot be read or
+                                // segmented is reported and the others go on.
+                                if matches!(e, Error::Write { .. } | Error::Io { .. }) {
+                                    if let Ok(mut f) = fatal.lock() {
+                                        f.get_or_insert(e);
+                                    }
+                                    return;
+                                }
+                                PlaneSummary {
+                                    t,
+                                    c,
+                                    z,
+                                    objects: 0,
+                                    error: Some(e.to_string()),
+                                }
+                            }
+                        };
+                        let _ = done.send(summary);
+                    });
+            });
+        });
+        for summary in done_rx.iter() {
+            planes.push(summary);
+            progress(Progress {
+                done: planes.len(),
+                total,
+                elapsed: start.elapsed(),
+            });
+            if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                break;
+            }
+        }
+    });
+    reader.abort();
+    if let Some(e) = fatal.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let table_rows = match table {
+        Some(t) => t
+            .into_inner()
+            .map_err(|_| Error::InvalidArgument("table writer poisoned".into()))?
+            .finish()?,
+        None => 0,
+    };
+    planes.sort_by_key(|p| (p.t, p.c, p.z));
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(SegmentReport {
+        source: task.source.clone(),
+        level: task.level,
+        plane_count: planes.len(),
+        failed: planes.iter().filter(|p| p.error.is_some()).count(),
+        total_objects: planes.iter().map(|p| p.objects as u64).sum(),
+        seconds,
+        planes_per_second: planes.len() as f64 / seconds.max(1e-9),
+        planes,
+        labels_out: task.labels_out.clone(),
+        table_out: task.table_out.clone(),
+        table_rows,
+    })
+}
+
+/// (t, c, z) in raster order, lazily.
+fn itertools_product(
+    t: Range<usize>,
+    c: Range<usize>,
+    z: Range<usize>,
+) -> impl Iterator<Item = (usize, usize, usize)> + Send + 'static {
+    t.flat_map(move |t| {
+        let z = z.clone();
+        c.clone()
+            .flat_map(move |c| z.clone().map(move |z| (t, c, z)))
+    })
+}

@@ -1,0 +1,106 @@
+//! Streaming the measurements of every object to CSV or JSON as planes finish, so a run of a
+//! million planes never holds them all.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::Segmentation;
+use crate::{Error, Result};
+
+/// File format of the measurement table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+impl TableFormat {
+    /// `.json` means JSON, anything else CSV.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => TableFormat::Json,
+            _ => TableFormat::Csv,
+        }
+    }
+}
+
+const COLUMNS: &str = "t,c,z,label,area,centroid_y,centroid_x,bbox_min_y,bbox_min_x,bbox_max_y,bbox_max_x,mean_intensity,max_intensity";
+
+/// Writes one row per object.
+pub(crate) struct TableWriter {
+    out: BufWriter<File>,
+    format: TableFormat,
+    rows: u64,
+    path: String,
+}
+
+impl TableWriter {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
+        let file =
+            File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let format = TableFormat::from_path(path);
+        let mut w = Self {
+            out: BufWriter::new(file),
+            format,
+            rows: 0,
+            path: path.display().to_string(),
+        };
+        let head = match format {
+            TableFormat::Csv => format!("{COLUMNS}\n"),
+            TableFormat::Json => "[".to_string(),
+        };
+        w.write(head.as_bytes())?;
+        Ok(w)
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        self.out
+            .write_all(b)
+            .map_err(|e| Error::io(format!("writing {}", self.path), e))
+    }
+
+    pub(crate) fn add(&mut self, seg: &Segmentation) -> Result<()> {
+        let [t, c, z] = seg.plane.unwrap_or([0, 0, 0]);
+        for p in &seg.props {
+            let get = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+            let geti = |v: &[usize], i: usize| v.get(i).copied().unwrap_or(0);
+            let line = match self.format {
+                TableFormat::Csv => format!(
+                    "{t},{c},{z},{},{},{},{},{},{},{},{},{},{}\n",
+                    p.label,
+                    p.area,
+                    get(&p.centroid, 0),
+                    get(&p.centroid, 1),
+                    geti(&p.bbox_min, 0),
+                    geti(&p.bbox_min, 1),
+                    geti(&p.bbox_max, 0),
+                    geti(&p.bbox_max, 1),
+                    p.mean_intensity,
+                    p.max_intensity
+                ),
+                TableFormat::Json => {
+                    let row = serde_json::json!({"t": t, "c": c, "z": z, "label": p.label, "area": p.area,
+                        "centroid": p.centroid, "bbox_min": p.bbox_min, "bbox_max": p.bbox_max,
+                        "mean_intensity": p.mean_intensity, "max_intensity": p.max_intensity});
+                    format!("{}\n{row}", if self.rows == 0 { "" } else { "," })
+                }
+            };
+            self.write(line.as_bytes())?;
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> Result<u64> {
+        if self.format == TableFormat::Json {
+            self.write(b"\n]\n")?;
+        }
+        self.out
+            .flush()
+            .map_err(|e| Error::io(format!("writing {}", self.path), e))?;
+        Ok(self.rows)
+    }
+}

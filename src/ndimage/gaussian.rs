@@ -142,20 +142,26 @@ fn extend_index(i: isize, n: usize, mode: BorderMode) -> Option<usize> {
     })
 }
 
-/// Correlate one line (already in f64) with a symmetric kernel, scipy's way.
+/// Correlate one extended line with a symmetric kernel, scipy's way.
 ///
 /// `ext` is the line extended by `r` samples on both sides; `out[i]` gets the result for
-/// position `i`. The sum order matches `NI_Correlate1D`'s symmetric branch.
+/// position `i`. Every output sample sees the operations of `NI_Correlate1D`'s symmetric branch
+/// in the same order (`x[0]*w[0]`, then `(x[-j] + x[j]) * w[j]` for j = r down to 1); looping
+/// over j outside i lets the compiler vectorise without changing that order.
 #[inline]
-fn correlate_symmetric(ext: &[f64], w: &[f64], r: usize, out: &mut [f64]) {
+fn correlate_line(ext: &[f64], w: &[f64], r: usize, out: &mut [f64]) {
+    let n = out.len();
     let center = w[r];
-    for (i, o) in out.iter_mut().enumerate() {
-        let c = i + r;
-        let mut acc = ext[c] * center;
-        for j in (1..=r).rev() {
-            acc += (ext[c - j] + ext[c + j]) * w[r - j];
+    for (o, &x) in out.iter_mut().zip(&ext[r..r + n]) {
+        *o = x * center;
+    }
+    for j in (1..=r).rev() {
+        let wj = w[r - j];
+        let left = &ext[r - j..r - j + n];
+        let right = &ext[r + j..r + j + n];
+        for ((o, &a), &b) in out.iter_mut().zip(left).zip(right) {
+            *o += (a + b) * wj;
         }
-        *o = acc;
     }
 }
 
@@ -229,28 +235,68 @@ fn filter_axis<T: Element, D: Dimension>(
     mode: BorderMode,
 ) {
     let n = a.len_of(axis);
-    if n == 0 {
+    if n == 0 || a.is_empty() {
         return;
     }
+    if !a.is_standard_layout() {
+        *a = a.as_standard_layout().into_owned();
+    }
+    let dims = a.shape().to_vec();
+    let inner: usize = dims[axis.index() + 1..].iter().product();
     let cval = match mode {
         BorderMode::Constant(c) => c,
         _ => 0.0,
     };
-    let mut ext = vec![0.0f64; n + 2 * r];
-    let mut line = vec![0.0f64; n];
+    // Where each position of the extended line reads from (None: the constant).
     let src: Vec<Option<usize>> = (0..n + 2 * r)
         .map(|k| extend_index(k as isize - r as isize, n, mode))
         .collect();
-    for mut lane in a.lanes_mut(axis) {
-        for (e, s) in ext.iter_mut().zip(&src) {
-            *e = match s {
-                Some(i) => lane[*i].to_f64(),
-                None => cval,
-            };
+    let Some(data) = a.as_slice_mut() else {
+        unreachable!("standard layout is contiguous")
+    };
+    if inner == 1 {
+        // Along the last axis: lines are contiguous.
+        let mut ext = vec![0.0f64; n + 2 * r];
+        let mut line = vec![0.0f64; n];
+        for chunk in data.chunks_exact_mut(n) {
+            for (e, s) in ext.iter_mut().zip(&src) {
+                *e = s.map_or(cval, |i| chunk[i].to_f64());
+            }
+            correlate_line(&ext, w, r, &mut line);
+            for (dst, v) in chunk.iter_mut().zip(&line) {
+                *dst = T::from_f64_cast(*v);
+            }
         }
-        correlate_symmetric(&ext, w, r, &mut line);
-        for (dst, v) in lane.iter_mut().zip(&line) {
-            *dst = T::from_f64_cast(*v);
+        return;
+    }
+    // Along an outer axis: whole rows of `inner` samples at a time, same per-sample order.
+    let constant_row = vec![cval; inner];
+    let mut block = vec![0.0f64; n * inner];
+    let mut acc = vec![0.0f64; inner];
+    let center = w[r];
+    for chunk in data.chunks_exact_mut(n * inner) {
+        for (b, v) in block.iter_mut().zip(chunk.iter()) {
+            *b = v.to_f64();
+        }
+        let row = |k: usize| -> &[f64] {
+            match src[k] {
+                Some(i) => &block[i * inner..(i + 1) * inner],
+                None => &constant_row,
+            }
+        };
+        for i in 0..n {
+            for (o, &x) in acc.iter_mut().zip(row(i + r)) {
+                *o = x * center;
+            }
+            for j in (1..=r).rev() {
+                let wj = w[r - j];
+                for ((o, &p), &q) in acc.iter_mut().zip(row(i + r - j)).zip(row(i + r + j)) {
+                    *o += (p + q) * wj;
+                }
+            }
+            for (dst, v) in chunk[i * inner..(i + 1) * inner].iter_mut().zip(&acc) {
+                *dst = T::from_f64_cast(*v);
+            }
         }
     }
 }

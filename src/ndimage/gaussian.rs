@@ -259,8 +259,11 @@ fn filter_axis<T: Element, D: Dimension>(
         let mut ext = vec![0.0f64; n + 2 * r];
         let mut line = vec![0.0f64; n];
         for chunk in data.chunks_exact_mut(n) {
-            for (e, s) in ext.iter_mut().zip(&src) {
-                *e = s.map_or(cval, |i| chunk[i].to_f64());
+            for (e, v) in ext[r..r + n].iter_mut().zip(chunk.iter()) {
+                *e = v.to_f64();
+            }
+            for k in (0..r).chain(r + n..n + 2 * r) {
+                ext[k] = src[k].map_or(cval, |i| chunk[i].to_f64());
             }
             correlate_line(&ext, w, r, &mut line);
             for (dst, v) in chunk.iter_mut().zip(&line) {

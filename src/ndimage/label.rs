@@ -106,41 +106,10 @@ where
 
     let mut prov = vec![0u32; len];
     let mut parent: Vec<u32> = vec![0];
-    let mut coord = vec![0usize; nd];
-    for (i, &on) in flat.iter().enumerate() {
-        if on {
-            let mut current = 0u32;
-            for (off, &delta) in offsets.iter().zip(&deltas) {
-                let inside = off.iter().zip(&coord).zip(&dims).all(|((&o, &c), &n)| {
-                    let p = c as isize + o;
-                    p >= 0 && (p as usize) < n
-                });
-                if !inside {
-                    continue;
-                }
-                let l = prov[(i as isize + delta) as usize];
-                if l != 0 {
-                    current = if current == 0 {
-                        find(&mut parent, l)
-                    } else {
-                        union(&mut parent, current, l)
-                    };
-                }
-            }
-            if current == 0 {
-                current = parent.len() as u32;
-                parent.push(current);
-            }
-            prov[i] = current;
-        }
-        // Advance the raster coordinate.
-        for d in (0..nd).rev() {
-            coord[d] += 1;
-            if coord[d] < dims[d] {
-                break;
-            }
-            coord[d] = 0;
-        }
+    if nd == 2 {
+        label_pass_2d(flat, dims[1], connectivity, &mut prov, &mut parent);
+    } else {
+        label_pass_nd(flat, &dims, &offsets, &deltas, &mut prov, &mut parent);
     }
     // Final numbers in raster order of each object's first pixel, as scipy numbers them.
     let mut final_of = vec![0i32; parent.len()];
@@ -161,6 +130,98 @@ where
         Err(_) => unreachable!("label buffer has the mask's size"),
     };
     (labels, count as usize)
+}
+
+/// Attach `l` (a neighbour's provisional label, 0 for none) to the pixel's current label.
+#[inline]
+fn merge(parent: &mut [u32], current: u32, l: u32) -> u32 {
+    if l == 0 {
+        current
+    } else if current == 0 {
+        find(parent, l)
+    } else {
+        union(parent, current, l)
+    }
+}
+
+/// First pass for 2-D: neighbours above and to the left, read from flat indices.
+fn label_pass_2d(
+    flat: &[bool],
+    w: usize,
+    connectivity: Connectivity,
+    prov: &mut [u32],
+    parent: &mut Vec<u32>,
+) {
+    if w == 0 {
+        return;
+    }
+    let full = connectivity == Connectivity::Full;
+    for (i, &on) in flat.iter().enumerate() {
+        if !on {
+            continue;
+        }
+        let x = i % w;
+        let mut current = 0u32;
+        if i >= w {
+            let up = i - w;
+            if full && x > 0 {
+                current = merge(parent, current, prov[up - 1]);
+            }
+            current = merge(parent, current, prov[up]);
+            if full && x + 1 < w {
+                current = merge(parent, current, prov[up + 1]);
+            }
+        }
+        if x > 0 {
+            current = merge(parent, current, prov[i - 1]);
+        }
+        if current == 0 {
+            current = parent.len() as u32;
+            parent.push(current);
+        }
+        prov[i] = current;
+    }
+}
+
+/// First pass for any dimension: neighbours before the pixel in raster order.
+fn label_pass_nd(
+    flat: &[bool],
+    dims: &[usize],
+    offsets: &[Vec<isize>],
+    deltas: &[isize],
+    prov: &mut [u32],
+    parent: &mut Vec<u32>,
+) {
+    let nd = dims.len();
+    let mut coord = vec![0usize; nd];
+    for (i, &on) in flat.iter().enumerate() {
+        if on {
+            let mut current = 0u32;
+            for (off, &delta) in offsets.iter().zip(deltas) {
+                let inside = off.iter().zip(&coord).zip(dims).all(|((&o, &c), &n)| {
+                    let p = c as isize + o;
+                    p >= 0 && (p as usize) < n
+                });
+                if !inside {
+                    continue;
+                }
+                current = merge(parent, current, prov[(i as isize + delta) as usize]);
+            }
+            if current == 0 {
+                current = parent.len() as u32;
+                parent.push(current);
+            }
+            prov[i] = current;
+        }
+        // Advance the raster coordinate.
+        for d in (0..nd).rev() {
+            coord[d] += 1;
+            if coord[d] < dims[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
 }
 
 #[cfg(test)]

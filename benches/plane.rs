@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use ndarray::Array2;
-use omeflow::ndimage::{above, gaussian_filter, label, max, Connectivity};
+use omeflow::ndimage::{above, gaussian_filter, label, max, regionprops, Connectivity};
+use omeflow::segment::{segment, SegmentParams};
 
 fn plane(h: usize, w: usize) -> Array2<u16> {
     let mut s = 0x2545_F491_4F6C_DD1Du64;
@@ -74,6 +75,11 @@ fn main() {
         });
         time("  label (4-connectivity)", reps, || {
             Some(label(&m, Connectivity::Face).1)
+        });
+        let (l, _) = label(&m, Connectivity::Face);
+        time("  regionprops", reps, || Some(regionprops(&l, &p).len()));
+        time("  segment() (all of the above)", reps, || {
+            Some(segment(&p, &SegmentParams::default()).count)
         });
         time("  smooth + threshold + label", reps, || {
             let s = gaussian_filter(&p, 1.0);

@@ -272,22 +272,62 @@ fn filter_axis<T: Element, D: Dimension>(
         }
         return;
     }
-    // Along an outer axis: whole rows of `inner` samples at a time, same per-sample order.
+    // Along an outer axis: whole rows of `inner` samples at a time, same per-sample order. The
+    // rows the kernel needs are converted once into a ring of 2r + 1 rows (plus the n rows
+    // themselves when the line is shorter than the kernel), so memory stays at a few rows.
     let constant_row = vec![cval; inner];
-    let mut block = vec![0.0f64; n * inner];
+    let ring_len = (2 * r + 1).min(n);
+    let mut ring = vec![0.0f64; ring_len * inner];
+    // Positions beyond the border read rows that may already be overwritten (wrap reads the
+    // far end), so they get copies taken before the pass writes anything.
+    let exterior: Vec<usize> = (0..r).chain(n + r..n + 2 * r).collect();
+    let mut outside = vec![0.0f64; exterior.len() * inner];
     let mut acc = vec![0.0f64; inner];
     let center = w[r];
     for chunk in data.chunks_exact_mut(n * inner) {
-        for (b, v) in block.iter_mut().zip(chunk.iter()) {
-            *b = v.to_f64();
-        }
-        let row = |k: usize| -> &[f64] {
-            match src[k] {
-                Some(i) => &block[i * inner..(i + 1) * inner],
-                None => &constant_row,
+        if ring_len == n {
+            // Short line: every row fits in the ring and stays there.
+            for (b, v) in ring.iter_mut().zip(chunk.iter()) {
+                *b = v.to_f64();
             }
-        };
+        }
+        for (e, &k) in exterior.iter().enumerate() {
+            if let Some(srow) = src[k] {
+                for (b, v) in outside[e * inner..(e + 1) * inner]
+                    .iter_mut()
+                    .zip(&chunk[srow * inner..(srow + 1) * inner])
+                {
+                    *b = v.to_f64();
+                }
+            }
+        }
+        let mut loaded = 0usize; // rows 0..loaded are (or were) in the ring
         for i in 0..n {
+            // Rows up to i + r must be loaded before row i is written over.
+            let need = (i + r + 1).min(n);
+            while ring_len < n && loaded < need {
+                let dst = (loaded % ring_len) * inner;
+                for (b, v) in ring[dst..dst + inner]
+                    .iter_mut()
+                    .zip(&chunk[loaded * inner..(loaded + 1) * inner])
+                {
+                    *b = v.to_f64();
+                }
+                loaded += 1;
+            }
+            let row = |k: usize| -> &[f64] {
+                match src[k] {
+                    None => &constant_row,
+                    Some(_) if k < r || k >= n + r => {
+                        let e = if k < r { k } else { k - n };
+                        &outside[e * inner..(e + 1) * inner]
+                    }
+                    Some(s) => {
+                        let slot = if ring_len == n { s } else { s % ring_len };
+                        &ring[slot * inner..(slot + 1) * inner]
+                    }
+                }
+            };
             for (o, &x) in acc.iter_mut().zip(row(i + r)) {
                 *o = x * center;
             }

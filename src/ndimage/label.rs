@@ -114,17 +114,20 @@ where
     // Final numbers in raster order of each object's first pixel, as scipy numbers them.
     let mut final_of = vec![0i32; parent.len()];
     let mut count = 0i32;
-    let mut out = vec![0i32; len];
-    for (o, &p) in out.iter_mut().zip(&prov) {
-        if p != 0 {
+    let out: Vec<i32> = prov
+        .into_iter()
+        .map(|p| {
+            if p == 0 {
+                return 0;
+            }
             let root = find(&mut parent, p) as usize;
             if final_of[root] == 0 {
                 count += 1;
                 final_of[root] = count;
             }
-            *o = final_of[root];
-        }
-    }
+            final_of[root]
+        })
+        .collect();
     let labels = match Array::from_shape_vec(shape, out) {
         Ok(a) => a,
         Err(_) => unreachable!("label buffer has the mask's size"),

@@ -48,16 +48,29 @@ where
             max_intensity: f64::NEG_INFINITY,
         })
         .collect();
-    for ((idx, &l), v) in labels.indexed_iter().zip(intensity.iter()) {
+    let dims = labels.shape().to_vec();
+    let labels = labels.as_standard_layout();
+    let intensity = intensity.as_standard_layout();
+    let (Some(ls), Some(is)) = (labels.as_slice(), intensity.as_slice()) else {
+        unreachable!("standard layout is contiguous")
+    };
+    let mut coord = vec![0usize; nd];
+    // Objects are a small part of a plane: coordinates are worked out only for their pixels.
+    for (i, (&l, v)) in ls.iter().zip(is).enumerate() {
         if l <= 0 {
             continue;
+        }
+        let mut rest = i;
+        for d in (0..nd).rev() {
+            coord[d] = rest % dims[d];
+            rest /= dims[d];
         }
         let r = &mut rows[l as usize - 1];
         let v = v.to_f64();
         r.area += 1;
         r.mean_intensity += v;
         r.max_intensity = r.max_intensity.max(v);
-        for (d, &c) in idx.into_pattern_slice().iter().enumerate() {
+        for (d, &c) in coord.iter().enumerate() {
             r.centroid[d] += c as f64;
             r.bbox_min[d] = r.bbox_min[d].min(c);
             r.bbox_max[d] = r.bbox_max[d].max(c + 1);
@@ -72,17 +85,6 @@ where
         }
     }
     rows
-}
-
-/// Coordinates of an ndarray index as a slice, whatever the dimension type.
-trait PatternSlice {
-    fn into_pattern_slice(self) -> Vec<usize>;
-}
-
-impl<P: ndarray::IntoDimension> PatternSlice for P {
-    fn into_pattern_slice(self) -> Vec<usize> {
-        self.into_dimension().slice().to_vec()
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,16 @@
 //! Everything a notebook needs, in one `use omeflow::prelude::*;`.
 
+pub use crate::compute::{
+    compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
+    TaskFailure,
+};
+pub use crate::ndimage::{above, gaussian_filter, label, regionprops, Connectivity, Threshold};
 pub use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
 pub use crate::ngff::{open_image, AnyArray, DType, Element, ImageInfo, OmeZarr, Pixels, Region};
 pub use crate::sample::{write_sample, SampleSpec};
+pub use crate::segment::{
+    plane_name, run_segment, segment, segment_any, SegmentParams, SegmentTask, Segmentation,
+};
 pub use crate::store::{Store, StoreOptions};
 pub use crate::{Error, Result};
-pub use ndarray::{Array2, Array5, ArrayD};
+pub use ndarray::{self, Array2, Array5, ArrayD};

@@ -1,0 +1,263 @@
+//! `delayed` / `compute`: lazy labelled tasks, run in parallel on a pool built for the call.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+use super::failure::{panic_text, ComputeError, TaskFailure};
+use super::progress::ProgressLine;
+
+type TaskFn<T> = Box<dyn FnOnce() -> Result<T, String> + Send>;
+
+/// A lazy task: a label and a closure that runs when computed (dask's `delayed`).
+pub struct Delayed<T> {
+    label: String,
+    f: TaskFn<T>,
+}
+
+impl<T> fmt::Debug for Delayed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Delayed({:?})", self.label)
+    }
+}
+
+impl<T> Delayed<T> {
+    /// The task's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Run the task here and now, catching a panic.
+    pub fn run(self, index: usize) -> Result<T, TaskFailure> {
+        let label = self.label;
+        match catch_unwind(AssertUnwindSafe(self.f)) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(message)) => Err(TaskFailure {
+                index,
+                label,
+                message,
+                panicked: false,
+            }),
+            Err(payload) => Err(TaskFailure {
+                index,
+                label,
+                message: panic_text(payload),
+                panicked: true,
+            }),
+        }
+    }
+}
+
+/// Make a lazy task from a closure that returns a `Result` (any error that displays).
+///
+/// ```
+/// use omeflow::compute::{compute, delayed};
+/// let lazy: Vec<_> = (0..3).map(|z| delayed(format!("z:{z}"), move || Ok::<_, String>(z + 1))).collect();
+/// assert_eq!(compute(lazy).unwrap(), vec![1, 2, 3]);
+/// ```
+pub fn delayed<T, E, F>(label: impl Into<String>, f: F) -> Delayed<T>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    E: fmt::Display,
+{
+    Delayed {
+        label: label.into(),
+        f: Box::new(move || f().map_err(|e| e.to_string())),
+    }
+}
+
+/// How a run went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// Tasks that finished (successfully or not).
+    pub done: usize,
+    /// Tasks that failed or panicked.
+    pub failed: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Options of a compute call: threads, progress lines, a name for those lines.
+#[derive(Clone, Debug)]
+pub struct Compute {
+    threads: Option<usize>,
+    progress: bool,
+    name: String,
+}
+
+impl Default for Compute {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            progress: true,
+            name: "compute".into(),
+        }
+    }
+}
+
+impl Compute {
+    /// All cores, progress lines on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Use `n` threads.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+    /// No progress or summary lines.
+    pub fn quiet(mut self) -> Self {
+        self.progress = false;
+        self
+    }
+    /// The name at the start of progress lines.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    fn thread_count(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Run every task; results in task order, or every failure with the successes kept.
+    pub fn run<T: Send>(&self, tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
+        let all = self.run_all(tasks);
+        if all.iter().all(Result::is_ok) {
+            return Ok(all.into_iter().flatten().collect());
+        }
+        let mut failures = Vec::new();
+        let mut results = Vec::with_capacity(all.len());
+        for r in all {
+            match r {
+                Ok(v) => results.push(Some(v)),
+                Err(f) => {
+                    failures.push(f);
+                    results.push(None);
+                }
+            }
+        }
+        Err(ComputeError { failures, results })
+    }
+
+    /// Run every task; one `Result` per task, in task order.
+    pub fn run_all<T: Send>(&self, tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure>> {
+        let n = tasks.len();
+        let mut slots: Vec<Option<Result<T, TaskFailure>>> = (0..n).map(|_| None).collect();
+        self.each_counted(tasks.into_iter(), Some(n), |i, r| slots[i] = Some(r));
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.unwrap_or_else(|| {
+                    Err(TaskFailure {
+                        index: i,
+                        label: String::new(),
+                        message: "the task never reported back".into(),
+                        panicked: false,
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Run tasks from an iterator (taken lazily), handing each result to `consume` on the calling
+    /// thread as it finishes, in completion order with its task index. Memory stays flat
+    /// however many tasks: only a few are in flight and nothing is kept.
+    pub fn each<T, I, C>(&self, tasks: I, consume: C) -> Summary
+    where
+        T: Send,
+        I: IntoIterator<Item = Delayed<T>>,
+        I::IntoIter: Send,
+        C: FnMut(usize, Result<T, TaskFailure>),
+    {
+        let iter = tasks.into_iter();
+        let total = match iter.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        };
+        self.each_counted(iter, total, consume)
+    }
+
+    fn each_counted<T, I, C>(&self, tasks: I, total: Option<usize>, mut consume: C) -> Summary
+    where
+        T: Send,
+        I: Iterator<Item = Delayed<T>> + Send,
+        C: FnMut(usize, Result<T, TaskFailure>),
+    {
+        let threads = self.thread_count();
+        let mut progress = ProgressLine::new(self.name.clone(), total, self.progress);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<T, TaskFailure>)>(4 * threads);
+        let (mut done, mut failed) = (0usize, 0usize);
+        // Scoped std threads, all joined before the call returns: nothing outlives the cell.
+        let source = Mutex::new(tasks.enumerate());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let source = &source;
+                scope.spawn(move || loop {
+                    let next = match source.lock() {
+                        Ok(mut it) => it.next(),
+                        Err(_) => None,
+                    };
+                    let Some((i, task)) = next else { break };
+                    if tx.send((i, task.run(i))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, r) in rx.iter() {
+                done += 1;
+                if let Err(f) = &r {
+                    failed += 1;
+                    if self.progress {
+                        eprintln!("{f}");
+                    }
+                }
+                consume(i, r);
+                progress.update(done);
+            }
+        });
+        progress.finish(done, failed);
+        Summary {
+            done,
+            failed,
+            elapsed: progress.elapsed(),
+        }
+    }
+}
+
+/// Run tasks in parallel on all cores (dask's `compute(*lazy_results)`): results in task order,
+/// a progress line at least every 10 % or 2 s, then a summary line.
+pub fn compute<T: Send>(tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
+    Compute::new().run(tasks)
+}
+
+/// Like [`compute`], but one `Result` per task, so successes and failures sit side by side.
+pub fn compute_all<T: Send>(tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure>> {
+    Compute::new().run_all(tasks)
+}
+
+/// Stream a huge number of tasks with flat memory: each result goes to `consume` as it
+/// finishes. Sum object counts, write rows, keep only what you need.
+///
+/// ```
+/// use omeflow::compute::{compute_each, delayed};
+/// let mut total = 0u64;
+/// let summary = compute_each((0..10_000u64).map(|i| delayed("", move || Ok::<_, String>(i))), |_, r| {
+///     total += r.unwrap_or(0);
+/// });
+/// assert_eq!((summary.done, total), (10_000, 49_995_000));
+/// ```
+pub fn compute_each<T, I, C>(tasks: I, consume: C) -> Summary
+where
+    T: Send,
+    I: IntoIterator<Item = Delayed<T>>,
+    I::IntoIter: Send,
+    C: FnMut(usize, Result<T, TaskFailure>),
+{
+    Compute::new().each(tasks, consume)
+}

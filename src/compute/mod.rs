@@ -1,0 +1,26 @@
+//! The tutorials' parallel API: dask's `delayed` / `compute` and the futures `Client`.
+//!
+//! Everything here is built for evcxr notebooks: a `compute` call builds its thread pool and
+//! drops it before returning (statics and rayon's global pool do not survive between cells),
+//! and a [`Client`] owns plain std threads, so it can be created in one cell and used in later
+//! ones. A task that fails or panics is reported by its label; the others finish. Nothing here
+//! uses tokio, so it is safe to call when a tokio runtime is current.
+//!
+//! ```
+//! use omeflow::compute::{compute, delayed};
+//! let tasks: Vec<_> = (0..8)
+//!     .map(|i| delayed(format!("task {i}"), move || Ok::<_, String>(i * i)))
+//!     .collect();
+//! let squares = compute(tasks).unwrap();
+//! assert_eq!(squares, vec![0, 1, 4, 9, 16, 25, 36, 49]);
+//! ```
+
+mod client;
+mod delayed;
+mod failure;
+mod progress;
+
+pub use client::{Client, Future};
+pub use delayed::{compute, compute_all, compute_each, delayed, Compute, Delayed, Summary};
+pub use failure::{ComputeError, TaskFailure};
+pub use progress::ProgressLine;

@@ -1,0 +1,104 @@
+//! One line of progress at least every 10 % or every 2 s, then a summary: what a notebook
+//! shows (evcxr streams output by whole lines; `\r` progress bars show nothing).
+
+use std::time::{Duration, Instant};
+
+/// Prints progress lines for a run of `total` tasks (`None` when the count is unknown).
+#[derive(Debug)]
+pub struct ProgressLine {
+    what: String,
+    total: Option<usize>,
+    start: Instant,
+    last: Duration,
+    last_decile: usize,
+    enabled: bool,
+}
+
+impl ProgressLine {
+    /// Start timing a run.
+    pub fn new(what: impl Into<String>, total: Option<usize>, enabled: bool) -> Self {
+        Self {
+            what: what.into(),
+            total,
+            start: Instant::now(),
+            last: Duration::ZERO,
+            last_decile: 0,
+            enabled,
+        }
+    }
+
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Record that `done` tasks have finished; prints when a tenth more is done or 2 s passed.
+    pub fn update(&mut self, done: usize) {
+        if !self.enabled {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        let decile = self
+            .total
+            .map_or(0, |t| (done * 10).checked_div(t).unwrap_or(10));
+        if decile > self.last_decile || elapsed - self.last >= Duration::from_secs(2) {
+            self.last_decile = decile;
+            self.last = elapsed;
+            println!("{}", self.line(done, elapsed));
+        }
+    }
+
+    fn line(&self, done: usize, elapsed: Duration) -> String {
+        let secs = elapsed.as_secs_f64();
+        let rate = done as f64 / secs.max(1e-9);
+        match self.total {
+            Some(total) => {
+                let eta = total.saturating_sub(done) as f64 / rate.max(1e-9);
+                format!(
+                    "{}: {done}/{total} ({}%), {} tasks/s, elapsed {}, eta {}",
+                    self.what,
+                    done * 100 / total.max(1),
+                    fmt_rate(rate),
+                    fmt_secs(secs),
+                    fmt_secs(eta)
+                )
+            }
+            None => format!(
+                "{}: {done} done, {} tasks/s, elapsed {}",
+                self.what,
+                fmt_rate(rate),
+                fmt_secs(secs)
+            ),
+        }
+    }
+
+    /// Print the closing summary line.
+    pub fn finish(&self, done: usize, failed: usize) {
+        if !self.enabled {
+            return;
+        }
+        let secs = self.start.elapsed().as_secs_f64();
+        println!(
+            "{}: {done} tasks in {} ({} tasks/s), {failed} failed",
+            self.what,
+            fmt_secs(secs),
+            fmt_rate(done as f64 / secs.max(1e-9))
+        );
+    }
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{}m{:02.0}s", (s / 60.0) as u64, s % 60.0)
+    }
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}

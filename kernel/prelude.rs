@@ -1,0 +1,2 @@
+// Loaded by the omeflow kernel before the first cell.
+use omeflow::prelude::*;

@@ -1,0 +1,116 @@
+"""Execute notebooks in the omeflow Rust kernel the way a reader runs them, and check them.
+
+evcxr reports a panic or an `Err` as a successful cell (the text only goes to stderr), so every
+executed notebook is scanned: any error output, any `panicked at`, any `Error:` line fails it.
+Each notebook may carry checks in its metadata (`omeflow.checks`): output substrings expected
+from given cells, and `threads_flat`: cells that print `threads: N` must not grow.
+
+Usage: run_notebooks.py [--warmup] [--out DIR] [NOTEBOOK ...]
+Default notebooks: tests/notebooks/*.ipynb and notebooks/*.ipynb. Prints one line per notebook
+and a closing `N passed, M failed` line; exits non-zero when any failed.
+"""
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+KERNEL = "omeflow-rust"
+BAD = [re.compile(p) for p in (r"panicked at", r"^Error:", r"^error(\[E\d+\])?:", r"thread '.*' panicked")]
+
+
+def outputs_text(cell):
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            texts.append((out.get("name"), out.get("text", "")))
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            texts.append(("result", data.get("text/plain", "") + data.get("text/html", "")))
+        elif out.get("output_type") == "error":
+            texts.append(("error", out.get("ename", "") + ": " + out.get("evalue", "")))
+    return texts
+
+
+def check(nb):
+    problems = []
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    for i, cell in enumerate(cells):
+        for name, text in outputs_text(cell):
+            if name == "error":
+                problems.append(f"cell {i}: error output: {text[:300]}")
+                continue
+            for line in text.splitlines():
+                if any(p.search(line) for p in BAD):
+                    problems.append(f"cell {i}: {line[:300]}")
+    checks = nb.metadata.get("omeflow", {}).get("checks", {})
+    for idx, expected in checks.get("expect", {}).items():
+        text = "".join(t for _, t in outputs_text(cells[int(idx)]))
+        for e in expected:
+            if e not in text:
+                problems.append(f"cell {idx}: expected {e!r} in output, got {text[:300]!r}")
+    flat = checks.get("threads_flat", [])
+    counts = []
+    for idx in flat:
+        text = "".join(t for _, t in outputs_text(cells[idx]))
+        m = re.search(r"threads: (\d+)", text)
+        if not m:
+            problems.append(f"cell {idx}: no 'threads: N' line")
+        else:
+            counts.append(int(m.group(1)))
+    if counts and max(counts) > counts[0]:
+        problems.append(f"thread count grew from cell to cell: {counts}")
+    for pic in checks.get("pictures", []):
+        if not any("image/png" in o.get("data", {}) or "data:image/png" in o.get("data", {}).get("text/html", "")
+                   for c in cells for o in c.get("outputs", [])):
+            problems.append(f"expected picture missing: {pic}")
+    return problems
+
+
+def run(path, out_dir, timeout=1800):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=timeout, startup_timeout=1800,
+                            allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
+    start = time.time()
+    client.execute()
+    seconds = time.time() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / path.name)
+    return check(nb), seconds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("--warmup", action="store_true", help="run the warm-up notebook only")
+    ap.add_argument("--out", type=Path, default=ROOT / "target" / "notebooks")
+    args = ap.parse_args()
+    if args.warmup:
+        paths = [ROOT / "kernel" / "warmup.ipynb"]
+    else:
+        paths = args.notebooks or sorted((ROOT / "tests" / "notebooks").glob("*.ipynb")) + sorted(
+            (ROOT / "notebooks").glob("*.ipynb"))
+    passed = failed = 0
+    for path in paths:
+        try:
+            problems, seconds = run(path, args.out)
+        except Exception as e:  # a kernel that died or never started
+            problems, seconds = [f"{type(e).__name__}: {e}"], 0.0
+        if problems:
+            failed += 1
+            print(f"FAIL {path.relative_to(ROOT)} ({seconds:.1f} s)")
+            for p in problems:
+                print(f"  {p}")
+        else:
+            passed += 1
+            print(f"ok   {path.relative_to(ROOT)} ({seconds:.1f} s)")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,12 +22,16 @@ fn main() {
     let mut rows = Vec::new();
     for (n, reps) in [(1_000usize, 20usize), (1_000_000, 2)] {
         let compute = per_task(n, reps, || {
-            let tasks: Vec<_> = (0..n).map(|i| delayed("", move || Ok::<_, String>(i))).collect();
+            let tasks: Vec<_> = (0..n)
+                .map(|i| delayed("", move || Ok::<_, String>(i)))
+                .collect();
             std::hint::black_box(Compute::new().quiet().run(tasks).ok());
         });
         let client = Client::local().expect("client");
         let submit = per_task(n, reps, || {
-            let futures: Vec<_> = (0..n).map(|i| client.submit(move || Ok::<_, String>(i))).collect();
+            let futures: Vec<_> = (0..n)
+                .map(|i| client.submit(move || Ok::<_, String>(i)))
+                .collect();
             std::hint::black_box(client_gather_quiet(&client, futures));
         });
         rows.push((n, compute, submit));
@@ -39,7 +43,10 @@ fn main() {
             .collect();
         println!("[{}]", v.join(", "));
     } else {
-        println!("{:>10} {:>22} {:>26}", "tasks", "compute (us/task)", "submit+gather (us/task)");
+        println!(
+            "{:>10} {:>22} {:>26}",
+            "tasks", "compute (us/task)", "submit+gather (us/task)"
+        );
         for (n, c, s) in rows {
             println!("{n:>10} {:>22.3} {:>26.3}", c * 1e6, s * 1e6);
         }

@@ -189,7 +189,12 @@ impl Compute {
     {
         let threads = self.thread_count();
         let mut progress = ProgressLine::new(self.name.clone(), total, self.progress);
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<T, TaskFailure>)>(4 * threads);
+        // Tiny tasks are taken and reported in batches, so the per-task cost is not one lock and
+        // one channel message; with few tasks (often long ones) each is its own batch so the load
+        // stays balanced.
+        let batch = total.map_or(1, |n| (n / (threads * 64)).clamp(1, 256));
+        type Batch<T> = Vec<(usize, Result<T, TaskFailure>)>;
+        let (tx, rx) = mpsc::sync_channel::<Batch<T>>(4 * threads);
         let (mut done, mut failed) = (0usize, 0usize);
         // Scoped std threads, all joined before the call returns: nothing outlives the cell.
         let source = Mutex::new(tasks.enumerate());
@@ -198,26 +203,34 @@ impl Compute {
                 let tx = tx.clone();
                 let source = &source;
                 scope.spawn(move || loop {
-                    let next = match source.lock() {
-                        Ok(mut it) => it.next(),
-                        Err(_) => None,
+                    let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
+                        Ok(mut it) => it.by_ref().take(batch).collect(),
+                        Err(_) => Vec::new(),
                     };
-                    let Some((i, task)) = next else { break };
-                    if tx.send((i, task.run(i))).is_err() {
+                    if taken.is_empty() {
+                        break;
+                    }
+                    let results: Batch<T> = taken
+                        .into_iter()
+                        .map(|(i, task)| (i, task.run(i)))
+                        .collect();
+                    if tx.send(results).is_err() {
                         break;
                     }
                 });
             }
             drop(tx);
-            for (i, r) in rx.iter() {
-                done += 1;
-                if let Err(f) = &r {
-                    failed += 1;
-                    if self.progress {
-                        eprintln!("{f}");
+            for results in rx.iter() {
+                for (i, r) in results {
+                    done += 1;
+                    if let Err(f) = &r {
+                        failed += 1;
+                        if self.progress {
+                            eprintln!("{f}");
+                        }
                     }
+                    consume(i, r);
                 }
-                consume(i, r);
                 progress.update(done);
             }
         });

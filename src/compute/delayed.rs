@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::failure::{panic_text, ComputeError, TaskFailure};
 use super::progress::ProgressLine;
@@ -190,9 +190,9 @@ impl Compute {
         let threads = self.thread_count();
         let mut progress = ProgressLine::new(self.name.clone(), total, self.progress);
         // Tiny tasks are taken and reported in batches, so the per-task cost is not one lock and
-        // one channel message; with few tasks (often long ones) each is its own batch so the load
-        // stays balanced.
-        let batch = total.map_or(1, |n| (n / (threads * 64)).clamp(1, 256));
+        // one channel message. Each worker starts with batches of one task (long tasks stay
+        // balanced) and doubles its batch while a batch takes under 100 us.
+        let max_batch = total.map_or(1024, |n| (n / threads).clamp(1, 1024));
         type Batch<T> = Vec<(usize, Result<T, TaskFailure>)>;
         let (tx, rx) = mpsc::sync_channel::<Batch<T>>(4 * threads);
         let (mut done, mut failed) = (0usize, 0usize);
@@ -202,20 +202,27 @@ impl Compute {
             for _ in 0..threads {
                 let tx = tx.clone();
                 let source = &source;
-                scope.spawn(move || loop {
-                    let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
-                        Ok(mut it) => it.by_ref().take(batch).collect(),
-                        Err(_) => Vec::new(),
-                    };
-                    if taken.is_empty() {
-                        break;
-                    }
-                    let results: Batch<T> = taken
-                        .into_iter()
-                        .map(|(i, task)| (i, task.run(i)))
-                        .collect();
-                    if tx.send(results).is_err() {
-                        break;
+                scope.spawn(move || {
+                    let mut batch = 1usize;
+                    loop {
+                        let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
+                            Ok(mut it) => it.by_ref().take(batch).collect(),
+                            Err(_) => Vec::new(),
+                        };
+                        if taken.is_empty() {
+                            break;
+                        }
+                        let started = Instant::now();
+                        let results: Batch<T> = taken
+                            .into_iter()
+                            .map(|(i, task)| (i, task.run(i)))
+                            .collect();
+                        if started.elapsed() < Duration::from_micros(100) {
+                            batch = (batch * 2).min(max_batch);
+                        }
+                        if tx.send(results).is_err() {
+                            break;
+                        }
                     }
                 });
             }

@@ -68,15 +68,19 @@ fn from_le<T: Element>(b: &[u8]) -> T {
     any.into_typed::<T>().unwrap().into_scalar()
 }
 
-fn check_case<T: Element>(dir: &Path, case: &Value) -> Vec<String> {
-    let mut failures = Vec::new();
-    let name = case["name"].as_str().unwrap();
-    let shape: Vec<usize> = case["shape"]
+fn shape_of(case: &Value) -> Vec<usize> {
+    case["shape"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
+        .collect()
+}
+
+fn check_case<T: Element>(dir: &Path, case: &Value) -> Vec<String> {
+    let mut failures = Vec::new();
+    let name = case["name"].as_str().unwrap();
+    let shape = shape_of(case);
     let f = |k: &str| -> PathBuf { dir.join(case[k].as_str().unwrap()) };
     let input = read_array::<T>(&f("input"), &shape);
     let expected = read_array::<T>(&f("smoothed"), &shape);
@@ -157,12 +161,7 @@ fn counts_equal_the_shared_readme_table() {
     ];
     for (name, rows) in expect {
         let case = cases.iter().find(|c| c["name"] == name).unwrap();
-        let shape: Vec<usize> = case["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let shape = shape_of(case);
         let dtype = DType::parse(case["dtype"].as_str().unwrap()).unwrap();
         for (fraction, (count, fg)) in [0.75, 0.33].into_iter().zip(rows) {
             let (n, foreground) = omeflow::with_dtype!(dtype, T => {

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use omeflow::compute::ProgressLine;
 use omeflow::ndimage::{Connectivity, Threshold};
 use omeflow::ngff::writer::NgffVersion;
 use omeflow::ngff::OmeZarr;
@@ -10,7 +11,6 @@ use omeflow::sample::{write_sample, SampleSpec};
 use omeflow::segment::{run_segment, SegmentParams, SegmentTask};
 use omeflow::store::StoreOptions;
 use std::ops::Range;
-use std::time::Duration;
 
 fn parse_range(s: &str) -> Result<Range<usize>, String> {
     let bad = || format!("{s:?} is not a range like 0..10 (half-open) or a single index");
@@ -31,26 +31,14 @@ fn parse_range(s: &str) -> Result<Range<usize>, String> {
 }
 
 fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> omeflow::Result<()> {
-    let mut last_print = Duration::ZERO;
-    let mut last_decile = 0;
+    let mut line: Option<ProgressLine> = None;
     let mut progress = |p: omeflow::segment::Progress| {
-        if json || p.total == 0 {
-            return;
-        }
-        let decile = p.done * 10 / p.total;
-        if decile > last_decile || p.elapsed - last_print >= Duration::from_secs(2) {
-            last_decile = decile;
-            last_print = p.elapsed;
-            let secs = p.elapsed.as_secs_f64();
-            let rate = p.done as f64 / secs.max(1e-9);
-            let eta = (p.total - p.done) as f64 / rate.max(1e-9);
-            eprintln!(
-                "segment: {}/{} planes ({}%), {rate:.1} planes/s, elapsed {secs:.1} s, eta {eta:.1} s",
-                p.done,
-                p.total,
-                p.done * 100 / p.total
-            );
-        }
+        let line = line.get_or_insert_with(|| {
+            ProgressLine::new("segment", Some(p.total), !json)
+                .unit("planes")
+                .to_stderr()
+        });
+        line.update_at(p.done, p.elapsed);
     };
     let report = run_segment(task, options, &mut progress)?;
     if json {

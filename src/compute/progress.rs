@@ -12,6 +12,8 @@ pub struct ProgressLine {
     last: Duration,
     last_decile: usize,
     enabled: bool,
+    unit: &'static str,
+    stderr: bool,
 }
 
 impl ProgressLine {
@@ -24,6 +26,28 @@ impl ProgressLine {
             last: Duration::ZERO,
             last_decile: 0,
             enabled,
+            unit: "tasks",
+            stderr: false,
+        }
+    }
+
+    /// Count in `unit` (e.g. `planes`) instead of tasks.
+    pub fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
+    }
+
+    /// Print to stderr (a CLI keeps stdout for its results) instead of stdout.
+    pub fn to_stderr(mut self) -> Self {
+        self.stderr = true;
+        self
+    }
+
+    fn print(&self, line: String) {
+        if self.stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -34,17 +58,23 @@ impl ProgressLine {
 
     /// Record that `done` tasks have finished; prints when a tenth more is done or 2 s passed.
     pub fn update(&mut self, done: usize) {
+        self.update_at(done, self.start.elapsed());
+    }
+
+    /// [`ProgressLine::update`] with the elapsed time measured by the caller (whose run may
+    /// have started before the total was known).
+    pub fn update_at(&mut self, done: usize, elapsed: Duration) {
         if !self.enabled {
             return;
         }
-        let elapsed = self.start.elapsed();
         let decile = self
             .total
             .map_or(0, |t| (done * 10).checked_div(t).unwrap_or(10));
-        if decile > self.last_decile || elapsed - self.last >= Duration::from_secs(2) {
+        if decile > self.last_decile || elapsed.saturating_sub(self.last) >= Duration::from_secs(2)
+        {
             self.last_decile = decile;
             self.last = elapsed;
-            println!("{}", self.line(done, elapsed));
+            self.print(self.line(done, elapsed));
         }
     }
 
@@ -55,10 +85,12 @@ impl ProgressLine {
             Some(total) => {
                 let eta = total.saturating_sub(done) as f64 / rate.max(1e-9);
                 format!(
-                    "{}: {done}/{total} ({}%), {} tasks/s, elapsed {}, eta {}",
+                    "{}: {done}/{total} {} ({}%), {} {}/s, elapsed {}, eta {}",
                     self.what,
+                    self.unit,
                     done * 100 / total.max(1),
                     fmt_rate(rate),
+                    self.unit,
                     fmt_secs(secs),
                     fmt_secs(eta)
                 )
@@ -78,12 +110,14 @@ impl ProgressLine {
             return;
         }
         let secs = self.start.elapsed().as_secs_f64();
-        println!(
-            "{}: {done} tasks in {} ({} tasks/s), {failed} failed",
+        self.print(format!(
+            "{}: {done} {} in {} ({} {}/s), {failed} failed",
             self.what,
+            self.unit,
             fmt_secs(secs),
-            fmt_rate(done as f64 / secs.max(1e-9))
-        );
+            fmt_rate(done as f64 / secs.max(1e-9)),
+            self.unit
+        ));
     }
 }
 

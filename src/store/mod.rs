@@ -333,13 +333,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Blocking [`Store::get`].
-    pub fn get_blocking(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let this = self.clone();
-        let key = key.to_string();
-        self.runtime.block_on(async move { this.get(&key).await })
-    }
 }
 
 fn scheme(location: &str) -> Option<&str> {

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod compute;
+pub mod display;
 pub mod error;
 pub mod ndimage;
 pub mod ngff;

@@ -4,6 +4,7 @@ pub use crate::compute::{
     compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
     TaskFailure,
 };
+pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
 pub use crate::ndimage::{above, gaussian_filter, label, regionprops, Connectivity, Threshold};
 pub use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
 pub use crate::ngff::{open_image, AnyArray, DType, Element, ImageInfo, OmeZarr, Pixels, Region};

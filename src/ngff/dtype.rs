@@ -287,3 +287,9 @@ impl<D: Dimension> AnyArray<D> {
         each!(self, a => a.iter().map(|v| v.to_f64()).filter(|v| !v.is_nan()).reduce(f64::max))
     }
 }
+
+impl<T: Element, D: Dimension> From<Array<T, D>> for AnyArray<D> {
+    fn from(a: Array<T, D>) -> Self {
+        T::wrap(a)
+    }
+}

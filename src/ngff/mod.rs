@@ -212,7 +212,7 @@ impl OmeZarr {
             self.store.clone(),
             array,
             dtype,
-            level,
+            (level, self.level_count()),
             lv.path.clone(),
             slots,
             scale5,

@@ -51,6 +51,8 @@ struct Inner {
     array: ZArray,
     dtype: DType,
     level: usize,
+    /// How many levels the image has (this is one of them).
+    levels: usize,
     path: String,
     /// For each stored dimension, its slot in (t, c, z, y, x).
     slots: Vec<usize>,
@@ -95,7 +97,7 @@ impl Pixels {
         store: Store,
         array: ZArray,
         dtype: DType,
-        level: usize,
+        (level, levels): (usize, usize),
         path: String,
         slots: Vec<usize>,
         scale5: [f64; 5],
@@ -126,6 +128,7 @@ impl Pixels {
                 array,
                 dtype,
                 level,
+                levels,
                 path,
                 slots,
                 shape5,
@@ -155,6 +158,10 @@ impl Pixels {
     /// Physical pixel size along (t, c, z, y, x), 1.0 where not given.
     pub fn scale(&self) -> [f64; 5] {
         self.inner.scale5
+    }
+    /// How many resolution levels the image has (this level is one of them).
+    pub fn level_count(&self) -> usize {
+        self.inner.levels
     }
     /// Where the level's array lives.
     pub fn location(&self) -> String {

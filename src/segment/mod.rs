@@ -61,6 +61,9 @@ pub struct Segmentation {
     pub threshold: f64,
     /// Measurements per object (over the raw plane's intensities).
     pub props: Vec<RegionProps>,
+    /// The plane itself, when kept for pictures ([`Segmentation::with_image`]); `None` in
+    /// batch runs, where it would double the memory of every result.
+    pub image: Option<AnyArray<Ix2>>,
 }
 
 impl Segmentation {
@@ -74,7 +77,14 @@ impl Segmentation {
             name: name.into(),
             threshold: f64::NAN,
             props: Vec::new(),
+            image: None,
         }
+    }
+
+    /// Keep the plane, so pictures show the objects over it.
+    pub fn with_image(mut self, plane: impl Into<AnyArray<Ix2>>) -> Self {
+        self.image = Some(plane.into());
+        self
     }
 
     /// Attach the plane's coordinates (and name it `t:.., c:.., z:..`).
@@ -111,6 +121,7 @@ pub fn segment<T: Element, S: Data<Elem = T>>(
         name: String::new(),
         threshold,
         props,
+        image: None,
     }
 }
 

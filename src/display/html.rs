@@ -1,0 +1,57 @@
+//! Small HTML helpers: escaping, byte sizes, table rows.
+
+/// Escape text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `1.23 MiB`, as dask's array repr writes sizes.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}
+
+/// A row of a two-column key/value table (the key is escaped, the value is HTML).
+pub fn row(key: &str, value_html: &str) -> String {
+    format!(
+        "<tr><th style=\"text-align:left\">{}</th><td style=\"text-align:left\">{value_html}</td></tr>",
+        escape(key)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_sizes() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(34_560), "33.75 kiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.00 GiB");
+    }
+}

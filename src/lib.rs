@@ -18,6 +18,7 @@ pub mod compute;
 pub mod error;
 pub mod ndimage;
 pub mod ngff;
+pub mod omero;
 pub mod prelude;
 pub mod sample;
 pub mod segment;

@@ -751,3 +751,35 @@ fn cli_image_and_dataset() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("login to"), "{stderr}");
 }
+
+#[test]
+fn works_inside_a_tokio_runtime_like_evcxr_async_mode() {
+    let server = FakeOmero::start(Mode::Private);
+    let base = server.base.clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ids = rt.block_on(async move {
+        let conn = connect_with(&base, USER, PASSWORD, fast()).unwrap();
+        let ids: Vec<u64> = conn
+            .dataset_images(1)
+            .unwrap()
+            .iter()
+            .map(|i| i.id())
+            .collect();
+        // Dropped inside the runtime: the logout must neither panic nor deadlock.
+        drop(conn);
+        ids
+    });
+    assert_eq!(ids.len(), 5);
+    assert_eq!(server.find("POST", "/webclient/logout/").len(), 1);
+}
+
+#[test]
+fn a_private_server_without_login_says_to_log_in() {
+    let server = FakeOmero::start(Mode::Private);
+    let conn = connect_with(&server.base, "", "", fast()).unwrap();
+    let err = conn.image(7).unwrap_err().to_string();
+    assert!(
+        err.contains("HTTP 403") && err.contains("user name and password"),
+        "{err}"
+    );
+}

@@ -10,7 +10,7 @@
 //! println!("{}", image);                        // sizes, pixel type, channels
 //! let data = image.pixels(4)?;                  // lazy OME-Zarr level 4
 //! for (t, c, z) in image.planes().take(3) {
-//!     println!("{t} {c} {z} {:?}", data.plane(t, c, z)?.dim());
+//!     println!("{t} {c} {z} {:?}", data.plane_f64(t, c, z)?.dim());
 //! }
 //! conn.disconnect()?;
 //! # Ok(()) }

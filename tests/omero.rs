@@ -239,6 +239,13 @@ fn route(req: &Request, st: &mut State) -> Answer {
             }
             _ => answer(404, json!({"message": format!("Image {id} not found")})),
         },
+        ("GET", ["webgateway", "imgData", id]) => answer(
+            200,
+            json!({"id": id.parse::<u64>().unwrap_or(0),
+                   "meta": {"imageName": format!("image-{id}.tif"), "pixelsType": "uint16",
+                            "projectName": "idr0062-blin-nuclearsegmentation/experimentA"},
+                   "size": {"width": 256, "height": 256, "z": 10, "t": 8, "c": 2}}),
+        ),
         ("GET", ["api", "v0", "m", "datasets", "1"]) => {
             answer(200, json!({"data": {"@id": 1, "Name": "five images"}}))
         }
@@ -782,4 +789,40 @@ fn a_private_server_without_login_says_to_log_in() {
         err.contains("HTTP 403") && err.contains("user name and password"),
         "{err}"
     );
+}
+
+#[test]
+fn the_study_comes_from_the_project_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = SampleSpec {
+        shape: [1, 1, 2, 32, 32],
+        nuclei: 2,
+        levels: 1,
+        ..SampleSpec::default()
+    };
+    write_sample(
+        &dir.path().join("idr0062A/7.zarr").to_string_lossy(),
+        &small,
+    )
+    .unwrap();
+    let server = FakeOmero::start(Mode::Public);
+    let template = format!("{}/{{study}}/{{id}}.zarr", dir.path().display());
+    let conn = connect_with(&server.base, "", "", fast().with_pixels_template(&template)).unwrap();
+    assert_eq!(
+        conn.image(7).unwrap().pixels(0).unwrap().shape(),
+        [1, 1, 2, 32, 32]
+    );
+    assert_eq!(server.find("GET", "/webgateway/imgData/7/").len(), 1);
+
+    // A study given by the user wins, and the server is not asked.
+    let conn = connect_with(
+        &server.base,
+        "",
+        "",
+        fast().with_pixels_template(&template).with_study("idr0044"),
+    )
+    .unwrap();
+    let err = conn.image(8).unwrap().pixels(0).unwrap_err().to_string();
+    assert!(err.contains("idr0044/8.zarr"), "{err}");
+    assert!(server.find("GET", "/webgateway/imgData/8/").is_empty());
 }

@@ -231,6 +231,7 @@ pub(crate) fn image_from_zarr(id: u64, path: &Path) -> Result<Image> {
         physical_size_y: length(3),
         physical_size_z: length(2),
         channels,
+        studies: Vec::new(),
         source: PixelSource::Local(path.to_path_buf()),
     })
 }

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use super::model::{image_from_json, Image, PixelSource, Templates};
+use super::model::{idr_studies, image_from_json, Image, PixelSource, Templates};
 use super::ConnectOptions;
 use crate::store::{IoRuntime, Secret};
 use crate::{Error, Result};
@@ -158,6 +158,7 @@ impl ServerClient {
                 vec![
                     super::IDR_ZARR_V01.to_string(),
                     super::IDR_ZARR_V04.to_string(),
+                    super::IDR_ZARR_V04_S3.to_string(),
                 ]
             } else {
                 options.pixels_templates.clone()
@@ -365,7 +366,39 @@ impl ServerClient {
             .get("data")
             .filter(|d| d.is_object())
             .ok_or_else(|| self.malformed(&call, "no image object under \"data\""))?;
-        image_from_json(data, self.pixel_source()).map_err(|e| self.malformed(&call, &e))
+        let mut image =
+            image_from_json(data, self.pixel_source()).map_err(|e| self.malformed(&call, &e))?;
+        image.studies = self.studies(id);
+        Ok(image)
+    }
+
+    /// IDR's study folders for `{study}`, from the project name webgateway reports. Only asked
+    /// when a template needs it and no study is set; a failure just leaves the study unknown.
+    fn studies(&self, id: u64) -> Vec<String> {
+        let needed = self.templates.study.is_none()
+            && self
+                .templates
+                .templates
+                .iter()
+                .any(|t| t.contains("{study}"));
+        if !needed {
+            return Vec::new();
+        }
+        let call = format!("GET /webgateway/imgData/{id}/");
+        let Ok(url) = self.url(&format!("webgateway/imgData/{id}/")) else {
+            return Vec::new();
+        };
+        let Ok(answer) = self.send(&call, Method::GET, url, None) else {
+            return Vec::new();
+        };
+        let Ok(v) = self.json(&call, &answer) else {
+            return Vec::new();
+        };
+        v.get("meta")
+            .and_then(|m| m.get("projectName"))
+            .and_then(Value::as_str)
+            .map(idr_studies)
+            .unwrap_or_default()
     }
 
     pub(crate) fn dataset_images(&self, id: u64) -> Result<Vec<Image>> {

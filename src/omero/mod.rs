@@ -44,15 +44,19 @@ pub const SAMPLE: &str = "omeflow:sample";
 pub const IDR_ZARR_V01: &str = "https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.1/{id}.zarr";
 /// IDR's current address of its NGFF 0.4 images; `{study}` is e.g. `idr0044` or `idr0062A`.
 pub const IDR_ZARR_V04: &str = "https://livingobjects.ebi.ac.uk/idr/zarr/v0.4/{study}/{id}.zarr";
+/// The same NGFF 0.4 images on IDR's S3 endpoint (e.g. `idr0062A/6001240.zarr`).
+pub const IDR_ZARR_V04_S3: &str = "https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.4/{study}/{id}.zarr";
 
 /// How to connect: where pixels are, timeouts and retries.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     /// Where an image's OME-Zarr pixels are, tried in order; `{id}` is the image id and
-    /// `{study}` the [`study`](Self::study). Empty means IDR's two addresses
-    /// ([`IDR_ZARR_V01`], [`IDR_ZARR_V04`]) on IDR, and none elsewhere.
+    /// `{study}` the [`study`](Self::study). Empty means IDR's addresses ([`IDR_ZARR_V01`],
+    /// [`IDR_ZARR_V04`], [`IDR_ZARR_V04_S3`]) on IDR, and none elsewhere.
     pub pixels_templates: Vec<String>,
-    /// Fills `{study}` in the templates.
+    /// Fills `{study}` in the templates. Unset, `conn.image(id)` asks the server for the image's
+    /// project (`/webgateway/imgData/{id}/`) and tries IDR's folder names for it
+    /// (`idr0062-blin-nuclearsegmentation/experimentA` gives `idr0062A`, then `idr0062`).
     pub study: Option<String>,
     /// Retries after the first attempt, on dropped connections, timeouts and 5xx answers.
     pub retries: usize,

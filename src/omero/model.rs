@@ -135,6 +135,9 @@ pub struct Image {
     pub(crate) physical_size_y: Option<Length>,
     pub(crate) physical_size_z: Option<Length>,
     pub(crate) channels: Vec<Channel>,
+    /// Candidate study folders for `{study}` (IDR), from the image's project or screen.
+    #[serde(skip)]
+    pub(crate) studies: Vec<String>,
     #[serde(skip)]
     pub(crate) source: PixelSource,
 }
@@ -225,18 +228,23 @@ impl Image {
                     study,
                     store,
                 } = source.as_ref();
+                let studies: Vec<String> = match study {
+                    Some(s) => vec![s.clone()],
+                    None => self.studies.clone(),
+                };
                 let mut tried = Vec::new();
                 for template in templates {
-                    let Some(location) = expand_template(template, self.id, study.as_deref())
-                    else {
+                    let locations = expand_template(template, self.id, &studies);
+                    if locations.is_empty() {
                         tried.push(format!(
-                            "{template} (no study: set ConnectOptions::with_study)"
+                            "{template} (study unknown: set ConnectOptions::with_study)"
                         ));
-                        continue;
-                    };
-                    match OmeZarr::open(&location, store) {
-                        Ok(zarr) => return Ok(zarr),
-                        Err(e) => tried.push(format!("{location} ({e})")),
+                    }
+                    for location in locations {
+                        match OmeZarr::open(&location, store) {
+                            Ok(zarr) => return Ok(zarr),
+                            Err(e) => tried.push(format!("{location} ({e})")),
+                        }
                     }
                 }
                 Err(Error::NotFound {
@@ -427,14 +435,35 @@ pub(crate) fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `{id}` becomes the image id; `{study}` the study, or `None` when the template needs one and
-/// none is known.
-pub(crate) fn expand_template(template: &str, id: u64, study: Option<&str>) -> Option<String> {
+/// `{id}` becomes the image id and `{study}` each candidate study in turn: one location per
+/// study, none when the template needs a study and none is known.
+pub(crate) fn expand_template(template: &str, id: u64, studies: &[String]) -> Vec<String> {
     let s = template.replace("{id}", &id.to_string());
     if s.contains("{study}") {
-        Some(s.replace("{study}", study?))
+        studies.iter().map(|st| s.replace("{study}", st)).collect()
     } else {
-        Some(s)
+        vec![s]
+    }
+}
+
+/// IDR's folder names for a study, from its project or screen name:
+/// `idr0062-blin-nuclearsegmentation/experimentA` gives `idr0062A` then `idr0062` (IDR's v0.4
+/// bucket uses both forms).
+pub(crate) fn idr_studies(container: &str) -> Vec<String> {
+    let prefix: String = container.split(['-', '/']).next().unwrap_or("").to_string();
+    let is_idr = prefix.len() > 3
+        && prefix.starts_with("idr")
+        && prefix[3..].bytes().all(|b| b.is_ascii_digit());
+    if !is_idr {
+        return Vec::new();
+    }
+    let letter = container
+        .rsplit_once('/')
+        .and_then(|(_, part)| part.chars().last())
+        .filter(char::is_ascii_uppercase);
+    match letter {
+        Some(l) => vec![format!("{prefix}{l}"), prefix],
+        None => vec![prefix],
     }
 }
 
@@ -511,6 +540,7 @@ pub(crate) fn image_from_json(
         physical_size_y: length("PhysicalSizeY"),
         physical_size_z: length("PhysicalSizeZ"),
         channels,
+        studies: Vec::new(),
         source,
     })
 }
@@ -568,13 +598,26 @@ mod tests {
 
     #[test]
     fn templates_expand() {
+        let studies = vec!["idr0044A".to_string(), "idr0044".to_string()];
         assert_eq!(
-            expand_template("https://x/v0.4/{study}/{id}.zarr", 7, Some("idr0044")).as_deref(),
-            Some("https://x/v0.4/idr0044/7.zarr")
+            expand_template("https://x/v0.4/{study}/{id}.zarr", 7, &studies),
+            vec![
+                "https://x/v0.4/idr0044A/7.zarr",
+                "https://x/v0.4/idr0044/7.zarr"
+            ]
         );
+        assert!(expand_template("https://x/{study}/{id}.zarr", 7, &[]).is_empty());
+        assert_eq!(expand_template("/d/{id}.zarr", 7, &[]), vec!["/d/7.zarr"]);
+    }
+
+    #[test]
+    fn idr_study_names() {
         assert_eq!(
-            expand_template("https://x/{study}/{id}.zarr", 7, None),
-            None
+            idr_studies("idr0062-blin-nuclearsegmentation/experimentA"),
+            vec!["idr0062A", "idr0062"]
         );
+        assert_eq!(idr_studies("idr0044-mcdole-mouseembryo"), vec!["idr0044"]);
+        assert!(idr_studies("my project").is_empty());
+        assert!(idr_studies("idr").is_empty());
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, COOKIE, REFERER, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -458,15 +459,21 @@ impl ServerClient {
 
     /// Log out once; later calls (and `Drop`) do nothing.
     pub(crate) fn logout(&self) -> Result<()> {
+        self.logout_with(self.options.retries + 1, None)
+    }
+
+    fn logout_with(&self, attempts: usize, timeout: Option<Duration>) -> Result<()> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
         let call = "POST /webclient/logout/";
-        let answer = self.send(
+        let answer = self.send_with(
             call,
             Method::POST,
             self.url("webclient/logout/")?,
             Some(Secret::new("")),
+            attempts,
+            timeout,
         )?;
         if answer.status.is_success() || answer.status.is_redirection() {
             Ok(())
@@ -526,8 +533,21 @@ impl ServerClient {
     /// One call, retried on dropped connections, timeouts and 5xx answers with doubling backoff.
     /// A form body is a `Secret` because the login form holds the password.
     fn send(&self, call: &str, method: Method, url: Url, form: Option<Secret>) -> Result<Answer> {
-        let mut backoff = self.options.initial_backoff;
         let attempts = self.options.retries + 1;
+        self.send_with(call, method, url, form, attempts, None)
+    }
+
+    fn send_with(
+        &self,
+        call: &str,
+        method: Method,
+        url: Url,
+        form: Option<Secret>,
+        attempts: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Answer> {
+        let mut backoff = self.options.initial_backoff;
+        let attempts = attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=attempts {
             if attempt > 1 {
@@ -535,6 +555,9 @@ impl ServerClient {
                 backoff = backoff.saturating_mul(2);
             }
             let mut request = self.http.request(method.clone(), url.clone());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             let cookies = self.cookie_header();
             if !cookies.is_empty() {
                 if let Ok(v) = HeaderValue::from_str(&cookies) {
@@ -641,14 +664,14 @@ impl ServerClient {
 impl Drop for ServerClient {
     fn drop(&mut self) {
         // Dropping a connection ends its session, like disconnect; nobody is left to hear errors.
-        let _ = self.logout();
+        // One quick attempt: a notebook must not hang on a dead server when a cell drops this.
+        let _ = self.logout_with(1, Some(Duration::from_secs(5)));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn hosts_mean_https_unless_written() {

@@ -304,6 +304,13 @@ mod tests {
     use crate::Error;
 
     #[test]
+    fn values_can_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Connection>();
+        send_sync::<Image>();
+    }
+
+    #[test]
     fn the_sample_answers_like_a_server() {
         let conn = connect(SAMPLE, "", "").unwrap();
         assert!(conn.is_local());

@@ -76,6 +76,39 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// An OMERO server could not be reached, is not an OMERO.web server, refused a call or failed
+    /// after retries. `call` names the request (e.g. `GET /api/v0/m/images/1/`).
+    #[error("OMERO {call} on {host} failed: {reason}")]
+    Omero {
+        host: String,
+        call: String,
+        reason: String,
+    },
+
+    /// The server refused the user name or password (HTTP 403 on login). Never holds the password.
+    #[error("login to {host} as {user:?} failed: {reason}; check the user name and password (for public data, connect with an empty user or public/public)")]
+    LoginFailed {
+        host: String,
+        user: String,
+        reason: String,
+    },
+
+    /// No such image or dataset (HTTP 404, or not in the local catalogue).
+    #[error("{what} {id} not found on {host}: check the id, and that your user can see it")]
+    OmeroNotFound {
+        host: String,
+        what: &'static str,
+        id: u64,
+    },
+
+    /// The server answered a call with JSON that is not what OMERO.web sends.
+    #[error("OMERO {call} on {host} answered malformed JSON: {reason}")]
+    OmeroMalformed {
+        host: String,
+        call: String,
+        reason: String,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     Io {

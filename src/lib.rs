@@ -19,6 +19,7 @@ pub mod display;
 pub mod error;
 pub mod ndimage;
 pub mod ngff;
+pub mod omero;
 pub mod prelude;
 pub mod sample;
 pub mod segment;

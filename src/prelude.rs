@@ -8,6 +8,9 @@ pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
 pub use crate::ndimage::{above, gaussian_filter, label, regionprops, Connectivity, Threshold};
 pub use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
 pub use crate::ngff::{open_image, AnyArray, DType, Element, ImageInfo, OmeZarr, Pixels, Region};
+pub use crate::omero::{
+    connect, connect_with, Channel, ConnectOptions, Connection, Image, ImageList, SAMPLE,
+};
 pub use crate::sample::{write_sample, SampleSpec};
 pub use crate::segment::{
     plane_name, run_segment, segment, segment_any, SegmentParams, SegmentTask, Segmentation,

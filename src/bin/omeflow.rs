@@ -128,6 +128,40 @@ impl RemoteArgs {
     }
 }
 
+#[derive(clap::Args, Clone)]
+struct OmeroArgs {
+    /// OMERO.web host (idr.openmicroscopy.org means HTTPS) or URL, a folder of OME-Zarr images,
+    /// or omeflow:sample.
+    #[arg(long)]
+    host: String,
+    /// User name; empty for public data (IDR).
+    #[arg(long, default_value = "")]
+    user: String,
+    /// Read the password from the first line of stdin (never from the command line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl OmeroArgs {
+    fn connect(&self) -> omeflow::Result<omeflow::omero::Connection> {
+        let mut password = String::new();
+        if self.password_stdin {
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| omeflow::Error::Io {
+                    context: "reading the password from stdin".into(),
+                    source: e,
+                })?;
+        }
+        let password = password.trim_end_matches(['\r', '\n']);
+        omeflow::omero::connect(&self.host, &self.user, password)
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> omeflow::Result<String> {
+    serde_json::to_string_pretty(value).map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write the embedded sample image (a nuclei time-lapse, 2 channels, 3 levels, uint16) and show it.
@@ -184,6 +218,26 @@ enum Command {
         json: bool,
         #[command(flatten)]
         remote: RemoteArgs,
+    },
+    /// Show an OMERO image: sizes T/C/Z/Y/X, pixel type, physical sizes, channels.
+    Image {
+        /// Image id.
+        id: u64,
+        #[command(flatten)]
+        omero: OmeroArgs,
+        /// Print the image as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the images of an OMERO dataset.
+    Dataset {
+        /// Dataset id.
+        id: u64,
+        #[command(flatten)]
+        omero: OmeroArgs,
+        /// Print `{"dataset": ID, "images": [...]}` as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show an OME-Zarr image: levels with shape, chunks and dtype, axes, channels.
     Info {
@@ -276,6 +330,31 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 ..SegmentTask::new(url, level)
             };
             run_segment_cli(&task, &remote.options(), json)
+        }
+        Command::Image { id, omero, json } => {
+            let conn = omero.connect()?;
+            let image = conn.image(id)?;
+            if json {
+                println!("{}", to_json(&image)?);
+            } else {
+                print!("{image}");
+            }
+            conn.disconnect()
+        }
+        Command::Dataset { id, omero, json } => {
+            use omeflow::omero::ImageList;
+            let conn = omero.connect()?;
+            let images = conn.dataset_images(id)?;
+            if json {
+                println!(
+                    "{}",
+                    to_json(&serde_json::json!({ "dataset": id, "images": images }))?
+                );
+            } else {
+                println!("dataset {id} on {}", conn.host());
+                print!("{}", images.table());
+            }
+            conn.disconnect()
         }
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;

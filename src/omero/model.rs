@@ -1,0 +1,623 @@
+//! What a connection answers: [`Image`] with its [`Channel`]s, parsed from OMERO's JSON or built
+//! from an OME-Zarr image's own metadata, and how both show in a notebook.
+
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::ngff::{OmeZarr, Pixels};
+use crate::store::StoreOptions;
+use crate::{Error, Result};
+
+/// A colour as red, green, blue, alpha.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rgba {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+    pub a: u8,
+}
+
+impl Rgba {
+    /// From OMERO's signed 32-bit RGBA integer (`65535` is opaque blue, `-16776961` opaque red).
+    pub fn from_omero(value: i64) -> Self {
+        // The server sends the bits of an i32; some clients store them as u32, so take the low 32 bits.
+        let bits = value as u32;
+        let [r, g, b, a] = bits.to_be_bytes();
+        Self { r, g, b, a }
+    }
+
+    /// From six (`RRGGBB`, opaque) or eight (`RRGGBBAA`) hex digits, as NGFF's `omero` block writes them.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let hex = hex.trim_start_matches('#');
+        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        match hex.len() {
+            6 => Some(Self {
+                r: byte(0)?,
+                g: byte(2)?,
+                b: byte(4)?,
+                a: 255,
+            }),
+            8 => Some(Self {
+                r: byte(0)?,
+                g: byte(2)?,
+                b: byte(4)?,
+                a: byte(6)?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// `RRGGBBAA`.
+    pub fn hex(&self) -> String {
+        format!("{:02X}{:02X}{:02X}{:02X}", self.r, self.g, self.b, self.a)
+    }
+}
+
+impl fmt::Display for Rgba {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.hex())
+    }
+}
+
+impl Serialize for Rgba {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+/// A physical length: a value and its unit symbol (e.g. `0.4 µm`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Length {
+    pub value: f64,
+    pub unit: String,
+}
+
+impl fmt::Display for Length {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.value, self.unit)
+    }
+}
+
+/// One channel of an image.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Channel {
+    /// Position in the image, from 0.
+    pub index: usize,
+    /// The channel's name (OMERO `Name`, NGFF `label`), where given.
+    pub name: Option<String>,
+    /// Display colour, where given.
+    pub color: Option<Rgba>,
+    /// Emission wavelength in nanometres, where given.
+    pub emission_wavelength: Option<f64>,
+}
+
+impl Channel {
+    /// The name, or the index when the channel has none.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.index.to_string())
+    }
+}
+
+/// Where an image's OME-Zarr pixels are.
+#[derive(Clone, Debug)]
+pub(crate) enum PixelSource {
+    /// An image of the local catalogue.
+    Local(PathBuf),
+    /// Found by trying URL templates in order (`{id}`, `{study}`); shared by a server's images.
+    Templates(Arc<Templates>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Templates {
+    pub(crate) templates: Vec<String>,
+    pub(crate) study: Option<String>,
+    pub(crate) store: StoreOptions,
+}
+
+/// An image's metadata, as `conn.image(id)` answers it; `pixels(level)` opens its OME-Zarr data.
+///
+/// Sizes follow OMERO: T, C, Z, then Y and X of the full-resolution level.
+#[derive(Clone, Debug, Serialize)]
+pub struct Image {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) size_t: usize,
+    pub(crate) size_c: usize,
+    pub(crate) size_z: usize,
+    pub(crate) size_y: usize,
+    pub(crate) size_x: usize,
+    pub(crate) pixel_type: String,
+    pub(crate) physical_size_x: Option<Length>,
+    pub(crate) physical_size_y: Option<Length>,
+    pub(crate) physical_size_z: Option<Length>,
+    pub(crate) channels: Vec<Channel>,
+    /// Candidate study folders for `{study}` (IDR), from the image's project or screen.
+    #[serde(skip)]
+    pub(crate) studies: Vec<String>,
+    #[serde(skip)]
+    pub(crate) source: PixelSource,
+}
+
+impl Image {
+    /// The image id (OMERO's, or the catalogue's).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The image name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Number of time points.
+    pub fn size_t(&self) -> usize {
+        self.size_t
+    }
+    /// Number of channels.
+    pub fn size_c(&self) -> usize {
+        self.size_c
+    }
+    /// Number of z sections.
+    pub fn size_z(&self) -> usize {
+        self.size_z
+    }
+    /// Height in pixels at full resolution.
+    pub fn size_y(&self) -> usize {
+        self.size_y
+    }
+    /// Width in pixels at full resolution.
+    pub fn size_x(&self) -> usize {
+        self.size_x
+    }
+    /// OMERO's pixel type name: `uint8`, `uint16`, `uint32`, `int8`, `int16`, `int32`, `float`, `double`.
+    pub fn pixel_type(&self) -> &str {
+        &self.pixel_type
+    }
+    /// Physical pixel width, where known.
+    pub fn physical_size_x(&self) -> Option<&Length> {
+        self.physical_size_x.as_ref()
+    }
+    /// Physical pixel height, where known.
+    pub fn physical_size_y(&self) -> Option<&Length> {
+        self.physical_size_y.as_ref()
+    }
+    /// Physical z step, where known.
+    pub fn physical_size_z(&self) -> Option<&Length> {
+        self.physical_size_z.as_ref()
+    }
+    /// The channels. Images listed by `dataset_images` on a server carry none (the JSON API does
+    /// not list them); `conn.image(id)` gives them.
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// Every (t, c, z) plane index, t slowest and z fastest, as the tutorial's nested loops.
+    pub fn planes(&self) -> impl Iterator<Item = (usize, usize, usize)> + 'static {
+        let (nt, nc, nz) = (self.size_t, self.size_c, self.size_z);
+        (0..nt).flat_map(move |t| (0..nc).flat_map(move |c| (0..nz).map(move |z| (t, c, z))))
+    }
+
+    /// Open the image's OME-Zarr pixels at a resolution level (0 is full resolution), lazily.
+    ///
+    /// Catalogue images open from their folder. Server images try the connection's URL
+    /// templates in order (for IDR by default the historic v0.1 address, then the v0.4 one,
+    /// see [`ConnectOptions`](super::ConnectOptions)); the first that holds an image is used.
+    ///
+    /// ```no_run
+    /// # fn main() -> omeflow::Result<()> {
+    /// let conn = omeflow::omero::connect("idr.openmicroscopy.org", "public", "public")?;
+    /// let data = conn.image(4007801)?.pixels(4)?;
+    /// println!("{:?}", data.shape()); // (532, 2, 988, 128, 135)
+    /// # Ok(()) }
+    /// ```
+    pub fn pixels(&self, level: usize) -> Result<Pixels> {
+        self.open_zarr()?.level(level)
+    }
+
+    /// The OME-Zarr image behind [`pixels`](Self::pixels), e.g. to list its levels.
+    pub fn open_zarr(&self) -> Result<OmeZarr> {
+        match &self.source {
+            PixelSource::Local(path) => {
+                OmeZarr::open(&path.to_string_lossy(), &StoreOptions::default())
+            }
+            PixelSource::Templates(source) => {
+                let Templates {
+                    templates,
+                    study,
+                    store,
+                } = source.as_ref();
+                let studies: Vec<String> = match study {
+                    Some(s) => vec![s.clone()],
+                    None => self.studies.clone(),
+                };
+                let mut tried = Vec::new();
+                for template in templates {
+                    let locations = expand_template(template, self.id, &studies);
+                    if locations.is_empty() {
+                        tried.push(format!(
+                            "{template} (study unknown: set ConnectOptions::with_study)"
+                        ));
+                    }
+                    for location in locations {
+                        match OmeZarr::open(&location, store) {
+                            Ok(zarr) => return Ok(zarr),
+                            Err(e) => tried.push(format!("{location} ({e})")),
+                        }
+                    }
+                }
+                Err(Error::NotFound {
+                    location: format!("image {} ({})", self.id, self.name),
+                    detail: if tried.is_empty() {
+                        "no pixel URL template is set for this server; give one with \
+                         ConnectOptions::with_pixels_template(\"https://.../{id}.zarr\")"
+                            .to_string()
+                    } else {
+                        format!(
+                            "tried {}; give the address with ConnectOptions::with_pixels_template",
+                            tried.join(", ")
+                        )
+                    },
+                })
+            }
+        }
+    }
+
+    /// An HTML table for Jupyter.
+    pub fn to_html(&self) -> String {
+        let mut h = String::new();
+        let _ = write!(
+            h,
+            "<table><tr><th colspan=2 style=\"text-align:left\">Image {} &mdash; {}</th></tr>",
+            self.id,
+            escape(&self.name)
+        );
+        let row = |h: &mut String, k: &str, v: String| {
+            let _ = write!(h, "<tr><td>{k}</td><td>{}</td></tr>", escape(&v));
+        };
+        row(
+            &mut h,
+            "size (T, C, Z, Y, X)",
+            format!(
+                "{}, {}, {}, {}, {}",
+                self.size_t, self.size_c, self.size_z, self.size_y, self.size_x
+            ),
+        );
+        row(&mut h, "pixel type", self.pixel_type.clone());
+        row(&mut h, "physical size (X, Y, Z)", self.physical_sizes());
+        for c in &self.channels {
+            let swatch = c.color.map_or(String::new(), |rgba| {
+                format!(
+                    "<span style=\"display:inline-block;width:0.9em;height:0.9em;background:#{:02X}{:02X}{:02X}\"></span> ",
+                    rgba.r, rgba.g, rgba.b
+                )
+            });
+            let _ = write!(
+                h,
+                "<tr><td>channel {}</td><td>{swatch}{}</td></tr>",
+                c.index,
+                escape(&channel_text(c))
+            );
+        }
+        h.push_str("</table>");
+        h
+    }
+
+    /// Show the image as an HTML table in Jupyter (evcxr calls this for a cell's last value).
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html()
+        );
+    }
+
+    fn physical_sizes(&self) -> String {
+        let f = |l: &Option<Length>| l.as_ref().map_or("-".to_string(), Length::to_string);
+        format!(
+            "{}, {}, {}",
+            f(&self.physical_size_x),
+            f(&self.physical_size_y),
+            f(&self.physical_size_z)
+        )
+    }
+}
+
+fn channel_text(c: &Channel) -> String {
+    let mut s = c.label();
+    if let Some(rgba) = c.color {
+        let _ = write!(s, " {rgba}");
+    }
+    if let Some(w) = c.emission_wavelength {
+        let _ = write!(s, " em {w} nm");
+    }
+    s
+}
+
+impl fmt::Display for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Image {}: {}", self.id, self.name)?;
+        writeln!(
+            f,
+            "  size T, C, Z, Y, X: {}, {}, {}, {}, {} ({})",
+            self.size_t, self.size_c, self.size_z, self.size_y, self.size_x, self.pixel_type
+        )?;
+        writeln!(f, "  physical size X, Y, Z: {}", self.physical_sizes())?;
+        for c in &self.channels {
+            writeln!(f, "  channel {}: {}", c.index, channel_text(c))?;
+        }
+        Ok(())
+    }
+}
+
+/// A list of images shown as one table: `Display` for text, [`to_html`](Self::to_html) for Jupyter.
+pub struct ImageTable<'a>(pub &'a [Image]);
+
+impl ImageTable<'_> {
+    /// One HTML table, a row per image.
+    pub fn to_html(&self) -> String {
+        let mut h = String::from(
+            "<table><tr><th>id</th><th>name</th><th>T</th><th>C</th><th>Z</th><th>Y</th><th>X</th><th>type</th></tr>",
+        );
+        for i in self.0 {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                i.id,
+                escape(&i.name),
+                i.size_t,
+                i.size_c,
+                i.size_z,
+                i.size_y,
+                i.size_x,
+                escape(&i.pixel_type)
+            );
+        }
+        let _ = write!(
+            h,
+            "<tr><td colspan=8>{} image{}</td></tr></table>",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        );
+        h
+    }
+}
+
+impl fmt::Display for ImageTable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>10}  {:<40} {:>5} {:>3} {:>5} {:>6} {:>6}  type",
+            "id", "name", "T", "C", "Z", "Y", "X"
+        )?;
+        for i in self.0 {
+            writeln!(
+                f,
+                "{:>10}  {:<40} {:>5} {:>3} {:>5} {:>6} {:>6}  {}",
+                i.id, i.name, i.size_t, i.size_c, i.size_z, i.size_y, i.size_x, i.pixel_type
+            )?;
+        }
+        let n = self.0.len();
+        writeln!(f, "{n} image{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+/// A dataset's list of images (`Vec<Image>`) as a table: `images.table()` prints, and a cell
+/// ending in `images` shows an HTML table once this trait is in scope (it is in the prelude).
+pub trait ImageList {
+    /// The list as a table that implements `Display`.
+    fn table(&self) -> ImageTable<'_>;
+    /// Show the list as an HTML table in Jupyter.
+    fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.table().to_html()
+        );
+    }
+}
+
+impl ImageList for [Image] {
+    fn table(&self) -> ImageTable<'_> {
+        ImageTable(self)
+    }
+}
+
+impl ImageList for Vec<Image> {
+    fn table(&self) -> ImageTable<'_> {
+        ImageTable(self)
+    }
+}
+
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `{id}` becomes the image id and `{study}` each candidate study in turn: one location per
+/// study, none when the template needs a study and none is known.
+pub(crate) fn expand_template(template: &str, id: u64, studies: &[String]) -> Vec<String> {
+    let s = template.replace("{id}", &id.to_string());
+    if s.contains("{study}") {
+        studies.iter().map(|st| s.replace("{study}", st)).collect()
+    } else {
+        vec![s]
+    }
+}
+
+/// IDR's folder names for a study, from its project or screen name:
+/// `idr0062-blin-nuclearsegmentation/experimentA` gives `idr0062A` then `idr0062` (IDR's v0.4
+/// bucket uses both forms).
+pub(crate) fn idr_studies(container: &str) -> Vec<String> {
+    let prefix: String = container.split(['-', '/']).next().unwrap_or("").to_string();
+    let is_idr = prefix.len() > 3
+        && prefix.starts_with("idr")
+        && prefix[3..].bytes().all(|b| b.is_ascii_digit());
+    if !is_idr {
+        return Vec::new();
+    }
+    let letter = container
+        .rsplit_once('/')
+        .and_then(|(_, part)| part.chars().last())
+        .filter(char::is_ascii_uppercase);
+    match letter {
+        Some(l) => vec![format!("{prefix}{l}"), prefix],
+        None => vec![prefix],
+    }
+}
+
+/// Build an image from one object of OMERO's JSON (`data` of `/m/images/{id}/`, or one entry of
+/// a dataset's list). `Err` carries what is wrong, for the caller to name the call.
+pub(crate) fn image_from_json(
+    v: &Value,
+    source: PixelSource,
+) -> std::result::Result<Image, String> {
+    let id = v
+        .get("@id")
+        .and_then(Value::as_u64)
+        .ok_or("no numeric \"@id\"")?;
+    let name = v
+        .get("Name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let px = v
+        .get("Pixels")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| format!("image {id} has no \"Pixels\" object"))?;
+    let size = |k: &str| -> std::result::Result<usize, String> {
+        px.get(k)
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("image {id}: Pixels has no numeric \"{k}\""))
+    };
+    let length = |k: &str| -> Option<Length> {
+        let l = px.get(k)?;
+        Some(Length {
+            value: l.get("Value")?.as_f64()?,
+            unit: l
+                .get("Symbol")
+                .or_else(|| l.get("Unit"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        })
+    };
+    let pixel_type = px
+        .get("Type")
+        .and_then(|t| t.get("value").or(Some(t)))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string();
+    let channels = match px.get("Channels") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Channel {
+                index,
+                name: c.get("Name").and_then(Value::as_str).map(str::to_string),
+                color: c.get("Color").and_then(Value::as_i64).map(Rgba::from_omero),
+                emission_wavelength: c
+                    .get("EmissionWavelength")
+                    .and_then(|w| w.get("Value"))
+                    .and_then(Value::as_f64),
+            })
+            .collect(),
+        Some(_) => return Err(format!("image {id}: \"Channels\" is not a list")),
+    };
+    Ok(Image {
+        id,
+        name,
+        size_t: size("SizeT")?,
+        size_c: size("SizeC")?,
+        size_z: size("SizeZ")?,
+        size_y: size("SizeY")?,
+        size_x: size("SizeX")?,
+        pixel_type,
+        physical_size_x: length("PhysicalSizeX"),
+        physical_size_y: length("PhysicalSizeY"),
+        physical_size_z: length("PhysicalSizeZ"),
+        channels,
+        studies: Vec::new(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omero_colours_are_rgba() {
+        assert_eq!(
+            Rgba::from_omero(65535),
+            Rgba {
+                r: 0,
+                g: 0,
+                b: 255,
+                a: 255
+            }
+        );
+        assert_eq!(Rgba::from_omero(-16776961).hex(), "FF0000FF");
+        assert_eq!(
+            Rgba::from_hex("00FF00").map(|c| c.hex()).as_deref(),
+            Some("00FF00FF")
+        );
+        assert_eq!(Rgba::from_hex("xyz"), None);
+    }
+
+    #[test]
+    fn parses_the_documented_image() {
+        let v: Value = serde_json::from_str(
+            r#"{"@id":16783,"Name":"CFP_AurB_R3D.dv","Pixels":{"@id":12801,"SizeX":512,"SizeY":512,
+            "SizeZ":29,"SizeC":2,"SizeT":1,"PhysicalSizeX":{"Symbol":"µm","Value":0.12698,"Unit":"MICROMETER"},
+            "Type":{"value":"uint16"},"Channels":[{"@id":14451,"Name":"CFP_JP4","Color":65535,
+            "EmissionWavelength":{"Symbol":"nm","Value":470,"Unit":"NANOMETER"}}]}}"#,
+        )
+        .unwrap();
+        let image = image_from_json(&v, PixelSource::Local(PathBuf::new())).unwrap();
+        assert_eq!(image.id(), 16783);
+        assert_eq!((image.size_t(), image.size_c(), image.size_z()), (1, 2, 29));
+        assert_eq!(image.pixel_type(), "uint16");
+        assert_eq!(image.physical_size_x().unwrap().unit, "µm");
+        assert_eq!(image.channels()[0].emission_wavelength, Some(470.0));
+        assert_eq!(image.planes().count(), 58);
+        assert_eq!(image.planes().nth(1), Some((0, 0, 1)));
+        assert!(image.to_html().contains("CFP_JP4"));
+        assert!(image.to_string().contains("#0000FFFF"));
+    }
+
+    #[test]
+    fn malformed_images_say_what_is_missing() {
+        let v: Value = serde_json::from_str(r#"{"@id":1,"Pixels":{"SizeX":2}}"#).unwrap();
+        let e = image_from_json(&v, PixelSource::Local(PathBuf::new())).unwrap_err();
+        assert!(e.contains("SizeT") || e.contains("SizeY"), "{e}");
+    }
+
+    #[test]
+    fn templates_expand() {
+        let studies = vec!["idr0044A".to_string(), "idr0044".to_string()];
+        assert_eq!(
+            expand_template("https://x/v0.4/{study}/{id}.zarr", 7, &studies),
+            vec![
+                "https://x/v0.4/idr0044A/7.zarr",
+                "https://x/v0.4/idr0044/7.zarr"
+            ]
+        );
+        assert!(expand_template("https://x/{study}/{id}.zarr", 7, &[]).is_empty());
+        assert_eq!(expand_template("/d/{id}.zarr", 7, &[]), vec!["/d/7.zarr"]);
+    }
+
+    #[test]
+    fn idr_study_names() {
+        assert_eq!(
+            idr_studies("idr0062-blin-nuclearsegmentation/experimentA"),
+            vec!["idr0062A", "idr0062"]
+        );
+        assert_eq!(idr_studies("idr0044-mcdole-mouseembryo"), vec!["idr0044"]);
+        assert!(idr_studies("my project").is_empty());
+        assert!(idr_studies("idr").is_empty());
+    }
+}

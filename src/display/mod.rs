@@ -166,7 +166,7 @@ impl Segmentation {
             &self.name
         };
         base.overlay(&self.labels)
-            .with_caption(format!("{name}: {} objects", self.count))
+            .with_caption(format!("{name}: {}", objects(self.count)))
     }
 
     /// Write [`Segmentation::picture`] to a PNG file.
@@ -186,7 +186,15 @@ impl Show for Segmentation {
         } else {
             &self.name
         };
-        format!("{name}: {} objects ({w} x {h})", self.count)
+        format!("{name}: {} ({w} x {h})", objects(self.count))
+    }
+}
+
+fn objects(n: usize) -> String {
+    if n == 1 {
+        "1 object".into()
+    } else {
+        format!("{n} objects")
     }
 }
 

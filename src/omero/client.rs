@@ -138,6 +138,7 @@ impl ServerClient {
         options: ConnectOptions,
     ) -> Result<Self> {
         let root = root_url(host)?;
+        crate::store::ensure_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)

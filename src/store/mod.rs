@@ -373,7 +373,18 @@ fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>> {
     Ok(Arc::new(fs))
 }
 
+/// Make ring rustls' crypto provider for this process before any HTTP client is built (reqwest
+/// panics without one). Called on every path that builds a client: in evcxr each cell is a library
+/// with its own copy of rustls' statics, so a provider installed once is not seen by later cells.
+pub(crate) fn ensure_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one meanwhile: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn open_http(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    ensure_tls_provider();
     let url = url::Url::parse(location).map_err(|e| invalid(location, e))?;
     // Plain http only when the user wrote it.
     let allow_http = url.scheme() == "http";
@@ -402,6 +413,7 @@ fn open_s3(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore
     }
     // Only the settings below are taken from the environment: an anonymous read must not pick up
     // half a set of credentials from it.
+    ensure_tls_provider();
     let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let endpoint = options
@@ -502,6 +514,13 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_tls_provider_is_installed_on_demand() {
+        super::ensure_tls_provider();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+        super::ensure_tls_provider();
+    }
+
     use super::*;
 
     #[test]

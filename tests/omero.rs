@@ -637,12 +637,24 @@ fn the_sample_catalogue_answers_like_a_server() {
     assert_eq!(image.physical_size_z().unwrap().value, 2.0);
     assert_eq!(image.physical_size_z().unwrap().unit, "µm");
     let images = conn.dataset_images(1).unwrap();
-    assert_eq!(images.len(), 1);
+    assert_eq!(images.len(), 4);
     let plane = image.pixels(2).unwrap().plane_f64(0, 0, 5).unwrap();
     assert_eq!(plane.dim(), (64, 64));
     assert!(image.to_html().contains("LaminB1"));
+    // The second tutorial's dataset: every image of it is classified.
+    let embryos = conn.dataset_images(2).unwrap();
+    let ids: Vec<u64> = embryos.iter().map(|i| i.id()).collect();
+    assert_eq!(ids, vec![1001, 1002, 1003]);
+    for image in &embryos {
+        assert_eq!((image.size_t(), image.size_c(), image.size_z()), (1, 2, 8));
+        assert_eq!(image.pixels(0).unwrap().shape(), [1, 2, 8, 128, 128]);
+    }
+    assert_ne!(
+        embryos[0].pixels(0).unwrap().plane_f64(0, 0, 4).unwrap(),
+        embryos[1].pixels(0).unwrap().plane_f64(0, 0, 4).unwrap()
+    );
     assert!(matches!(
-        conn.dataset_images(2),
+        conn.dataset_images(3),
         Err(Error::OmeroNotFound {
             what: "dataset",
             ..

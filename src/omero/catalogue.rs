@@ -236,32 +236,76 @@ pub(crate) fn image_from_zarr(id: u64, path: &Path) -> Result<Image> {
     })
 }
 
-/// The folder of the embedded sample's catalogue, written on first use: image 4007801 (the IDR
-/// image the first tutorial reads, which the sample stands in for) in dataset 1.
+/// Images of the sample catalogue's second dataset, the offline stand-in for the ilastik
+/// tutorial's dataset: small 2-channel z-stacks, each with its own nuclei.
+pub(crate) const SAMPLE_DATASET_IMAGES: [u64; 3] = [1001, 1002, 1003];
+
+/// The folder of the embedded sample's catalogue, written on first use:
+/// - image 4007801 (the IDR image the first tutorial reads, which the sample stands in for);
+/// - `embryos/`: images 1001 to 1003, small (1, 2, 8, 128, 128) stacks for the second tutorial,
+///   which classifies every image of a dataset.
+///
+/// Dataset 1 holds every image, dataset 2 the embryos.
 pub(crate) fn sample_catalogue() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v1");
-    let image = dir.join("4007801.zarr");
-    if image.is_dir() {
+    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v2");
+    if dir.join(".complete").is_file() {
         return Ok(dir);
     }
-    fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let parent = std::env::temp_dir();
     // Written aside and renamed into place, so a reader (or a second process writing at the same
-    // time) never sees half an image.
+    // time) never sees half a catalogue.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let staging = dir.join(format!(".writing-{}-{nanos}", std::process::id()));
-    let staged = staging.join("4007801.zarr");
-    fs::create_dir_all(&staging)
-        .map_err(|e| Error::io(format!("creating {}", staging.display()), e))?;
-    let written = write_sample(&staged.to_string_lossy(), &SampleSpec::default());
-    let moved = written.and_then(|_| {
-        fs::rename(&staged, &image)
-            .or_else(|e| if image.is_dir() { Ok(()) } else { Err(e) })
-            .map_err(|e| Error::io(format!("moving the sample to {}", image.display()), e))
+    let staging = parent.join(format!(
+        ".omeflow-sample-catalogue-{}-{nanos}",
+        std::process::id()
+    ));
+    let written = write_sample_catalogue(&staging);
+    let moved = written.and_then(|()| {
+        if dir.exists() && !dir.join(".complete").is_file() {
+            // Left by an older, interrupted writer.
+            let _ = fs::remove_dir_all(&dir);
+        }
+        fs::rename(&staging, &dir)
+            .or_else(|e| {
+                if dir.join(".complete").is_file() {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| {
+                Error::io(
+                    format!("moving the sample catalogue to {}", dir.display()),
+                    e,
+                )
+            })
     });
     let _ = fs::remove_dir_all(&staging);
     moved.map(|()| dir)
+}
+
+fn write_sample_catalogue(dir: &Path) -> Result<()> {
+    let embryos = dir.join("embryos");
+    fs::create_dir_all(&embryos)
+        .map_err(|e| Error::io(format!("creating {}", embryos.display()), e))?;
+    write_sample(
+        &dir.join("4007801.zarr").to_string_lossy(),
+        &SampleSpec::default(),
+    )?;
+    for id in SAMPLE_DATASET_IMAGES {
+        let spec = SampleSpec {
+            shape: [1, 2, 8, 128, 128],
+            nuclei: 10,
+            levels: 2,
+            seed: id,
+            ..SampleSpec::default()
+        };
+        write_sample(&embryos.join(format!("{id}.zarr")).to_string_lossy(), &spec)?;
+    }
+    fs::write(dir.join(".complete"), b"")
+        .map_err(|e| Error::io(format!("writing {}", dir.display()), e))
 }
 
 #[cfg(test)]

@@ -36,8 +36,10 @@ use crate::Result;
 use catalogue::Catalogue;
 use client::{ServerClient, Session};
 
-/// The embedded sample as a host: `connect(SAMPLE, "", "")` opens a local catalogue holding the
-/// sample as image 4007801 in dataset 1 (written under the system temp folder on first use).
+/// The embedded sample as a host: `connect(SAMPLE, "", "")` opens a local catalogue (written under
+/// the system temp folder on first use) holding the sample as image 4007801, the image the first
+/// tutorial reads, and a dataset 2 of three small 2-channel stacks (images 1001 to 1003) for the
+/// second tutorial, which classifies every image of a dataset. Dataset 1 holds all four.
 pub const SAMPLE: &str = "omeflow:sample";
 
 /// IDR's historic address of its NGFF 0.1 images (the first tutorial's).

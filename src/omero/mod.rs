@@ -330,7 +330,7 @@ mod tests {
         assert_eq!(image.pixel_type(), "uint16");
         assert_eq!(image.channels()[0].name.as_deref(), Some("H2B"));
         assert_eq!(image.physical_size_x().map(|l| l.value), Some(0.4));
-        assert_eq!(conn.dataset_images(1).unwrap().len(), 1);
+        assert_eq!(conn.dataset_images(1).unwrap().len(), 4);
         assert_eq!(image.pixels(1).unwrap().shape(), [8, 2, 10, 128, 128]);
         assert!(matches!(
             conn.image(1),

@@ -321,3 +321,68 @@ fn a_2d_image_for_a_3d_project_is_an_error() {
     let e = classify(&tiny, &project).unwrap_err().to_string();
     assert!(e.contains("too small"), "{e}");
 }
+
+#[test]
+fn cli_writes_probabilities_as_ome_zarr_and_pngs() {
+    use omeflow::ngff::writer::{ImageSpec, ImageWriter};
+    use omeflow::ngff::DType;
+    let c = case("migration_3d");
+    let vol = input(c);
+    let (nc, nz, ny, nx) = vol.dim();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.ome.zarr");
+    let w = ImageWriter::create(
+        src.to_str().unwrap(),
+        ImageSpec::new([1, nc, nz, ny, nx], DType::U16),
+    )
+    .unwrap();
+    for ch in 0..nc {
+        for z in 0..nz {
+            // The reference input holds uint16 values read as float32.
+            let plane = vol.slice(ndarray::s![ch, z, .., ..]).mapv(|v| v as u16);
+            w.write_plane(0, ch, z, &plane).unwrap();
+        }
+    }
+    let out = dir.path().join("probs.ome.zarr");
+    let pngs = dir.path().join("png");
+    let run = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+        .args(["classify", "--project"])
+        .arg(ilp())
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .arg("--png")
+        .arg(&pngs)
+        .args(["--png-z", "3", "--json", "--threads", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["shape"], serde_json::json!([1, nz, ny, nx]));
+    assert_eq!(report["features"], 122);
+    assert_eq!(report["trees"], 100);
+    assert_eq!(report["classes"], serde_json::json!(["Label 1", "Label 2"]));
+    assert_eq!(report["pngs"].as_array().unwrap().len(), 2);
+    assert!(pngs.join("t0_z3_class2.png").exists());
+
+    let img = omeflow::ngff::open_image(out.to_str().unwrap()).unwrap();
+    let px = img.level(0).unwrap();
+    assert_eq!(px.shape(), [1, 2, nz, ny, nx]);
+    assert_eq!(px.dtype(), DType::F32);
+    let theirs = read_f32(c["probabilities"].as_str().unwrap());
+    let mut max = 0f32;
+    for k in 0..2 {
+        for z in 0..nz {
+            let p = px.plane_f32(0, k, z).unwrap();
+            for ((y, x), v) in p.indexed_iter() {
+                let r = theirs[((z * ny + y) * nx + x) * 2 + k];
+                max = max.max((v - r).abs());
+            }
+        }
+    }
+    assert!(max <= 1e-5, "max diff {max}");
+}

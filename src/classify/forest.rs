@@ -8,8 +8,10 @@
 
 use ndarray::{Array2, ArrayView2};
 
-/// Marks a leaf in [`Node::feature`].
-const LEAF: u32 = u32::MAX;
+/// Marks an internal node in [`Tree::leaf_slot`].
+const INTERNAL: u32 = u32::MAX;
+/// Rows walked through a tree together: independent walks overlap their memory latency.
+const LANES: usize = 8;
 /// vigra's node type ids.
 const VIGRA_THRESHOLD_NODE: i32 = 0;
 const VIGRA_LEAF_NODE: i32 = 0x4000_0000;
@@ -17,12 +19,12 @@ const VIGRA_LEAF_NODE: i32 = 0x4000_0000;
 /// A node, 16 bytes so a tree of ilastik's size stays in L1.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Node {
-    /// Feature column, or [`LEAF`].
+    /// Feature column (0 for a leaf, which loops to itself whatever the comparison says).
     pub(crate) feature: u32,
     /// The smallest f32 not below vigra's double threshold: for any f32 `x`,
     /// `x < threshold_f32` exactly when `(x as f64) < threshold_f64`.
     pub(crate) threshold: f32,
-    /// Left and right child; for a leaf, `children[0]` is the offset of its probabilities.
+    /// Left and right child; a leaf's children are itself.
     pub(crate) children: [u32; 2],
 }
 
@@ -30,6 +32,10 @@ pub(crate) struct Node {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tree {
     pub(crate) nodes: Vec<Node>,
+    /// Per node: its leaf number, or [`INTERNAL`].
+    pub(crate) leaf_slot: Vec<u32>,
+    /// Longest root-to-leaf path: walking that many steps reaches a leaf from anywhere.
+    pub(crate) depth: u32,
     /// Per leaf: the class weights vigra adds (as f32), `n_classes` each.
     pub(crate) leaf_values: Vec<f32>,
     /// Per leaf: the sum of its weights in f64 (vigra's `totalWeight` increment).
@@ -37,23 +43,6 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// Index of the leaf (into `leaf_totals`) that sample `x` reaches.
-    #[inline(always)]
-    fn leaf(&self, x: &[f32], n_classes: usize) -> usize {
-        let nodes = &self.nodes[..];
-        let mut i = 0usize;
-        loop {
-            let n = nodes[i];
-            if n.feature == LEAF {
-                return n.children[0] as usize / n_classes;
-            }
-            // NaN goes right, as in vigra (`x < t` is false).
-            let go_right =
-                x[n.feature as usize].partial_cmp(&n.threshold) != Some(std::cmp::Ordering::Less);
-            i = n.children[go_right as usize] as usize;
-        }
-    }
-
     /// Number of nodes (internal and leaves).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -154,13 +143,27 @@ impl Forest {
     fn accumulate(&self, rows: &[&[f32]], acc: &mut [f32], totals: &mut [f64]) {
         let c = self.n_classes;
         for tree in &self.trees {
-            for (r, x) in rows.iter().enumerate() {
-                let leaf = tree.leaf(x, c);
-                let v = &tree.leaf_values[leaf * c..leaf * c + c];
-                for (a, &v) in acc[r * c..r * c + c].iter_mut().zip(v) {
-                    *a += v;
+            let nodes = &tree.nodes[..];
+            for (g, chunk) in rows.chunks(LANES).enumerate() {
+                // Branch-free: leaves loop to themselves, so `depth` steps always end on one.
+                let mut idx = [0u32; LANES];
+                for _ in 0..tree.depth {
+                    for (i, x) in idx.iter_mut().zip(chunk) {
+                        let n = nodes[*i as usize];
+                        // Right unless `x < t` (so NaN goes right, as in vigra).
+                        let go_left = x[n.feature as usize] < n.threshold;
+                        *i = n.children[(go_left as usize) ^ 1];
+                    }
                 }
-                totals[r] += tree.leaf_totals[leaf];
+                for (l, &i) in idx.iter().take(chunk.len()).enumerate() {
+                    let leaf = tree.leaf_slot[i as usize] as usize;
+                    let r = g * LANES + l;
+                    let v = &tree.leaf_values[leaf * c..leaf * c + c];
+                    for (a, &v) in acc[r * c..r * c + c].iter_mut().zip(v) {
+                        *a += v;
+                    }
+                    totals[r] += tree.leaf_totals[leaf];
+                }
             }
         }
     }
@@ -221,6 +224,8 @@ fn convert_tree(
     }
     let mut tree = Tree {
         nodes: Vec::new(),
+        leaf_slot: Vec::new(),
+        depth: 0,
         leaf_values: Vec::new(),
         leaf_totals: Vec::new(),
     };
@@ -250,18 +255,19 @@ fn convert_tree(
         let p = idx(get(addr + 1)?)?;
         if get(addr)? == VIGRA_LEAF_NODE {
             let weight = if weighted { param(p)? } else { 1.0 };
-            let offset = tree.leaf_values.len();
+            let me = tree.nodes.len() as u32;
             let mut total = 0f64;
             for l in 0..n_classes {
                 let w = param(p + 1 + l)? * weight;
                 tree.leaf_values.push(w as f32);
                 total += w;
             }
+            tree.leaf_slot.push(tree.leaf_totals.len() as u32);
             tree.leaf_totals.push(total);
             tree.nodes.push(Node {
-                feature: LEAF,
+                feature: 0,
                 threshold: 0.0,
-                children: [offset as u32, 0],
+                children: [me, me],
             });
         } else {
             let column = idx(get(addr + 4)?)?;
@@ -273,6 +279,7 @@ fn convert_tree(
                     .copied()
                     .ok_or_else(|| format!("child {a} not found"))
             };
+            tree.leaf_slot.push(INTERNAL);
             tree.nodes.push(Node {
                 feature: column as u32,
                 threshold: f32_threshold(param(p + 1)?),
@@ -280,7 +287,23 @@ fn convert_tree(
             });
         }
     }
+    tree.depth = depth_of(&tree.nodes, &tree.leaf_slot);
     Ok(tree)
+}
+
+/// Longest root-to-leaf path of a tree stored root first (children after their parent).
+pub(crate) fn depth_of(nodes: &[Node], leaf_slot: &[u32]) -> u32 {
+    let mut depth = vec![0u32; nodes.len()];
+    let mut max = 0;
+    for (i, n) in nodes.iter().enumerate() {
+        if leaf_slot[i] == INTERNAL {
+            for &c in &n.children {
+                depth[c as usize] = depth[i] + 1;
+                max = max.max(depth[i] + 1);
+            }
+        }
+    }
+    max
 }
 
 /// ilastik's classifier: several vigra forests whose probabilities are averaged, weighted by

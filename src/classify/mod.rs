@@ -20,6 +20,7 @@ mod features;
 mod forest;
 mod png_out;
 mod project;
+mod task;
 
 use std::ops::Range;
 
@@ -29,6 +30,7 @@ use rayon::prelude::*;
 pub use features::{FeatureBank, FeatureId, FeatureSelection};
 pub use forest::{Classifier, Forest, Tree};
 pub use project::{LabelBlock, LabelClass, Project};
+pub use task::{run_classify, ClassifyReport, ClassifyTask};
 
 use crate::ndimage::vigra::Block;
 use crate::ngff::{Element, Pixels, Region};

@@ -386,3 +386,55 @@ fn cli_writes_probabilities_as_ome_zarr_and_pngs() {
     }
     assert!(max <= 1e-5, "max diff {max}");
 }
+
+#[test]
+fn a_forest_trained_on_annotations_reproduces_the_project() {
+    use omeflow::classify::{LabelBlock, TrainOptions};
+    let c = case("migration_3d");
+    let vol = input(c);
+    let (_, nz, ny, nx) = vol.dim();
+    let image: Array5<f32> = vol.insert_axis(ndarray::Axis(0));
+    let theirs = read_f32(c["probabilities"].as_str().unwrap());
+    let class_of = |i: usize| {
+        if theirs[2 * i + 1] > theirs[2 * i] {
+            2u8
+        } else {
+            1u8
+        }
+    };
+    // Sparse annotations: every 11th voxel, labelled with the project's own answer.
+    let labels = ndarray::Array5::from_shape_fn((1, nz, ny, nx, 1), |(_, z, y, x, _)| {
+        let i = (z * ny + y) * nx + x;
+        if i % 11 == 0 {
+            class_of(i)
+        } else {
+            0
+        }
+    });
+    let mut project = Project::open(ilp()).unwrap();
+    project.annotations = vec![LabelBlock {
+        start: [0; 5],
+        data: labels,
+    }];
+    let small = Array5::<f32>::zeros((1, 2, 5, 5, 5));
+    let e = project.train(&small, &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("another image"), "{e}");
+
+    let options = TrainOptions {
+        trees: 30,
+        seed: 7,
+        threads: Some(2),
+        ..TrainOptions::default()
+    };
+    project.train(&image, &options).unwrap();
+    let cls = project.classifier.as_ref().unwrap();
+    assert_eq!((cls.tree_count(), cls.n_features()), (30, 122));
+    let probs = classify(&image, &project).unwrap();
+    let ours = probs.data.as_slice().unwrap();
+    let n = nz * ny * nx;
+    let agree = (0..n)
+        .filter(|&i| (ours[2 * i + 1] > ours[2 * i]) == (class_of(i) == 2))
+        .count();
+    eprintln!("trained forest agrees with the project on {agree} of {n} voxels");
+    assert!(agree as f64 > 0.9 * n as f64, "{agree} of {n}");
+}

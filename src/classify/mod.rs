@@ -21,6 +21,7 @@ mod forest;
 mod png_out;
 mod project;
 mod task;
+mod train;
 
 use std::ops::Range;
 
@@ -31,6 +32,7 @@ pub use features::{FeatureBank, FeatureId, FeatureSelection};
 pub use forest::{Classifier, Forest, Tree};
 pub use project::{LabelBlock, LabelClass, Project};
 pub use task::{run_classify, ClassifyReport, ClassifyTask};
+pub use train::{training_samples, TrainOptions};
 
 use crate::ndimage::vigra::Block;
 use crate::ngff::{Element, Pixels, Region};
@@ -257,7 +259,7 @@ type SlabResults<T> = Vec<([Range<usize>; 3], T)>;
 
 /// Runs `each` on every slab of every unit, on `pool`, with the slab's features; panics become
 /// errors naming the slab.
-fn for_each_slab<T: Send>(
+pub(crate) fn for_each_slab<T: Send>(
     vol: &Array4<f32>,
     bank: &FeatureBank,
     pool: &rayon::ThreadPool,

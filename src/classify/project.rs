@@ -205,6 +205,23 @@ impl Project {
         })
     }
 
+    /// A project made without ilastik: a feature selection and label classes, no annotations
+    /// and no classifier yet (see [`Project::train_from_labels`]).
+    pub fn new(features: FeatureSelection, labels: Vec<LabelClass>) -> Result<Project> {
+        features.validate().map_err(Error::InvalidArgument)?;
+        Ok(Project {
+            path: PathBuf::from("(in memory)"),
+            ilastik_version: String::new(),
+            features,
+            labels,
+            annotations: Vec::new(),
+            training_shape: None,
+            classifier: None,
+            classifier_note: Some("not trained yet: call train or train_from_labels".into()),
+            feature_names: Vec::new(),
+        })
+    }
+
     /// Number of label classes.
     pub fn n_classes(&self) -> usize {
         self.labels.len()

@@ -108,6 +108,15 @@ pub enum Error {
         call: String,
         reason: String,
     },
+    /// An ilastik project (.ilp) that cannot be read or used: not HDF5, another workflow or
+    /// version, or a missing or malformed part.
+    #[error("ilastik project {path}: {reason}")]
+    Project { path: String, reason: String },
+
+    /// Pixel classification failed (features or prediction), e.g. an image too small for the
+    /// project's largest filter, or a worker that panicked.
+    #[error("classification failed: {0}")]
+    Classify(String),
 
     /// Local I/O failed.
     #[error("{context}: {source}")]

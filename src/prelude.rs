@@ -1,5 +1,6 @@
 //! Everything a notebook needs, in one `use omeflow::prelude::*;`.
 
+pub use crate::classify::{classify, Probabilities, Project};
 pub use crate::compute::{
     compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
     TaskFailure,

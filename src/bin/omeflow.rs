@@ -239,6 +239,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a trained ilastik Pixel Classification project (.ilp) on every time point of an image.
+    Classify {
+        /// A path, file://, http(s):// or s3:// URL of an OME-Zarr image (t, c, z, y, x).
+        url: String,
+        /// The ilastik project (.ilp) with trained forests.
+        #[arg(long)]
+        project: std::path::PathBuf,
+        /// Resolution level.
+        #[arg(long, default_value_t = 0)]
+        level: usize,
+        /// Write the probabilities as an OME-Zarr image (float32, one channel per class).
+        #[arg(long)]
+        out: Option<String>,
+        /// Write a PNG of each class at plane --png-z of each time point into this folder.
+        #[arg(long)]
+        png: Option<std::path::PathBuf>,
+        /// The plane of the PNGs.
+        #[arg(long, default_value_t = 0)]
+        png_z: usize,
+        /// CPU threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Show an OME-Zarr image: levels with shape, chunks and dtype, axes, channels.
     Info {
         /// A path, file://, http(s):// or s3:// URL of an OME-Zarr image.
@@ -355,6 +383,57 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 print!("{}", images.table());
             }
             conn.disconnect()
+        }
+        Command::Classify {
+            url,
+            project,
+            level,
+            out,
+            png,
+            png_z,
+            threads,
+            json,
+            remote,
+        } => {
+            let task = omeflow::classify::ClassifyTask {
+                out,
+                png_dir: png,
+                png_z,
+                threads,
+                ..omeflow::classify::ClassifyTask::new(url, level, project)
+            };
+            let report = omeflow::classify::run_classify(&task, &remote.options())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
+                );
+            } else {
+                let [t, z, y, x] = report.shape;
+                println!(
+                    "classified {} (level {}, t {t} x z {z} x y {y} x x {x}, {} channels) with {}: \
+                     {} features, {} trees, {:.2} s ({:.0} voxels/s)",
+                    report.source,
+                    report.level,
+                    report.channels,
+                    report.project,
+                    report.features,
+                    report.trees,
+                    report.seconds,
+                    report.voxels_per_second
+                );
+                for (name, p) in report.classes.iter().zip(&report.mean_probability) {
+                    println!("  {name}: mean probability {p:.3}");
+                }
+                if let Some(o) = &report.out {
+                    println!("probabilities: {o}");
+                }
+                for p in &report.pngs {
+                    println!("png: {p}");
+                }
+            }
+            Ok(())
         }
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;

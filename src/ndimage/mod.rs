@@ -16,6 +16,7 @@ mod gaussian;
 mod label;
 mod measure;
 mod threshold;
+pub mod vigra;
 
 pub use gaussian::{
     gaussian_filter, gaussian_filter_with, gaussian_kernel1d, kernel_radius, BorderMode,

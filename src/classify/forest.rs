@@ -1,0 +1,451 @@
+//! vigra random forests: loading ilastik's, predicting exactly as vigra does, and training new ones.
+//!
+//! Prediction reproduces vigra's `RandomForest::predictProbabilities` to the bit: a sample goes
+//! left when `x[column] < threshold` (float feature against a double threshold), each tree adds
+//! its leaf's class probabilities to a float32 accumulator in tree order while the total weight
+//! is summed in double, and the row is divided by the total. ilastik's ensemble of forests is
+//! then the tree-count weighted average of the forests' probabilities, in float32.
+
+use ndarray::{Array2, ArrayView2};
+
+/// Marks an internal node in [`Tree::leaf_slot`].
+const INTERNAL: u32 = u32::MAX;
+/// Rows walked through a tree together: independent walks overlap their memory latency.
+const LANES: usize = 8;
+/// vigra's node type ids.
+const VIGRA_THRESHOLD_NODE: i32 = 0;
+const VIGRA_LEAF_NODE: i32 = 0x4000_0000;
+
+/// A node, 16 bytes so a tree of ilastik's size stays in L1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Node {
+    /// Feature column (0 for a leaf, which loops to itself whatever the comparison says).
+    pub(crate) feature: u32,
+    /// The smallest f32 not below vigra's double threshold: for any f32 `x`,
+    /// `x < threshold_f32` exactly when `(x as f64) < threshold_f64`.
+    pub(crate) threshold: f32,
+    /// Left and right child; a leaf's children are itself.
+    pub(crate) children: [u32; 2],
+}
+
+/// One decision tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tree {
+    pub(crate) nodes: Vec<Node>,
+    /// Per node: its leaf number, or [`INTERNAL`].
+    pub(crate) leaf_slot: Vec<u32>,
+    /// Longest root-to-leaf path: walking that many steps reaches a leaf from anywhere.
+    pub(crate) depth: u32,
+    /// Per leaf: the class weights vigra adds (as f32), `n_classes` each.
+    pub(crate) leaf_values: Vec<f32>,
+    /// Per leaf: the sum of its weights in f64 (vigra's `totalWeight` increment).
+    pub(crate) leaf_totals: Vec<f64>,
+}
+
+impl Tree {
+    /// Number of nodes (internal and leaves).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tree has no nodes (never true for a loaded or trained tree).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// The smallest f32 `t32` with `t32 >= t` (so `x < t32 <=> x < t` for every f32 `x`).
+pub(crate) fn f32_threshold(t: f64) -> f32 {
+    if t.is_nan() {
+        return f32::NAN;
+    }
+    let f = t as f32;
+    if (f as f64) < t {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+/// A vigra random forest (one of ilastik's `ForestNNNN`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forest {
+    /// Number of feature columns a sample has.
+    pub n_features: usize,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// The class labels, in probability column order (ilastik: 1, 2, ...).
+    pub labels: Vec<u32>,
+    /// vigra's `predict_weighted_`: leaves weigh by their sample count.
+    pub weighted: bool,
+    /// The trees.
+    pub trees: Vec<Tree>,
+}
+
+impl Forest {
+    /// Build from vigra's serialised trees: per tree the `topology` (int32) and `parameters`
+    /// (f64) arrays. Every index is checked; a malformed tree is an error, never a panic.
+    pub fn from_vigra(
+        n_features: usize,
+        n_classes: usize,
+        labels: Vec<u32>,
+        weighted: bool,
+        trees: &[(Vec<i32>, Vec<f64>)],
+    ) -> Result<Forest, String> {
+        if n_classes == 0 || n_features == 0 {
+            return Err(format!(
+                "{n_features} features and {n_classes} classes: nothing to predict"
+            ));
+        }
+        if labels.len() != n_classes {
+            return Err(format!("{} labels for {n_classes} classes", labels.len()));
+        }
+        if trees.is_empty() {
+            return Err("the forest has no trees".into());
+        }
+        let trees = trees
+            .iter()
+            .enumerate()
+            .map(|(k, (t, p))| {
+                convert_tree(t, p, n_features, n_classes, weighted)
+                    .map_err(|e| format!("tree {k}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Forest {
+            n_features,
+            n_classes,
+            labels,
+            weighted,
+            trees,
+        })
+    }
+
+    /// Number of trees.
+    pub fn tree_count(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// vigra's `predictProbabilities` on rows of `features` (samples x columns).
+    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        check_columns(features.ncols(), self.n_features)?;
+        let mut out = Array2::<f32>::zeros((features.nrows(), self.n_classes));
+        let mut totals = vec![0f64; features.nrows()];
+        let rows: Vec<&[f32]> = rows_of(&features)?;
+        if let Some(o) = out.as_slice_mut() {
+            self.accumulate(&rows, o, &mut totals);
+            finish_rows(o, &totals, self.n_classes);
+        }
+        Ok(out)
+    }
+
+    /// Adds every tree's leaf values to `acc` (rows x classes) and their totals to `totals`,
+    /// trees in order for each row, as vigra does.
+    fn accumulate(&self, rows: &[&[f32]], acc: &mut [f32], totals: &mut [f64]) {
+        let c = self.n_classes;
+        for tree in &self.trees {
+            let nodes = &tree.nodes[..];
+            for (g, chunk) in rows.chunks(LANES).enumerate() {
+                // Branch-free: leaves loop to themselves, so `depth` steps always end on one.
+                let mut idx = [0u32; LANES];
+                for _ in 0..tree.depth {
+                    for (i, x) in idx.iter_mut().zip(chunk) {
+                        let n = nodes[*i as usize];
+                        // Right unless `x < t` (so NaN goes right, as in vigra).
+                        let go_left = x[n.feature as usize] < n.threshold;
+                        *i = n.children[(go_left as usize) ^ 1];
+                    }
+                }
+                for (l, &i) in idx.iter().take(chunk.len()).enumerate() {
+                    let leaf = tree.leaf_slot[i as usize] as usize;
+                    let r = g * LANES + l;
+                    let v = &tree.leaf_values[leaf * c..leaf * c + c];
+                    for (a, &v) in acc[r * c..r * c + c].iter_mut().zip(v) {
+                        *a += v;
+                    }
+                    totals[r] += tree.leaf_totals[leaf];
+                }
+            }
+        }
+    }
+}
+
+fn finish_rows(acc: &mut [f32], totals: &[f64], c: usize) {
+    for (row, &t) in acc.chunks_mut(c).zip(totals) {
+        let t = t as f32;
+        for v in row {
+            *v /= t;
+        }
+    }
+}
+
+fn check_columns(got: usize, want: usize) -> Result<(), String> {
+    if got != want {
+        return Err(format!(
+            "the classifier expects {want} features per pixel, got {got}: the features do not \
+             match the project (a 2-D image for a project trained in 3-D gives fewer eigenvalues)"
+        ));
+    }
+    Ok(())
+}
+
+fn rows_of<'a>(features: &'a ArrayView2<f32>) -> Result<Vec<&'a [f32]>, String> {
+    let n = features.ncols();
+    match features.as_slice() {
+        Some(s) if n > 0 => Ok(s.chunks(n).collect()),
+        Some(_) => Ok(vec![&[][..]; features.nrows()]),
+        None => Err("features must be a standard-layout (row-major) array".into()),
+    }
+}
+
+fn convert_tree(
+    topology: &[i32],
+    parameters: &[f64],
+    n_features: usize,
+    n_classes: usize,
+    weighted: bool,
+) -> Result<Tree, String> {
+    let get = |i: usize| -> Result<i32, String> {
+        topology
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("topology index {i} out of range ({})", topology.len()))
+    };
+    let param = |i: usize| -> Result<f64, String> {
+        parameters
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("parameter index {i} out of range ({})", parameters.len()))
+    };
+    let idx = |v: i32| -> Result<usize, String> {
+        usize::try_from(v).map_err(|_| format!("negative index {v}"))
+    };
+    if topology.len() < 3 {
+        return Err("topology too short".into());
+    }
+    let mut tree = Tree {
+        nodes: Vec::new(),
+        leaf_slot: Vec::new(),
+        depth: 0,
+        leaf_values: Vec::new(),
+        leaf_totals: Vec::new(),
+    };
+    // (topology address, our node index) still to convert; our index is allocated on push.
+    let mut map = std::collections::HashMap::<usize, u32>::new();
+    let mut stack = vec![2usize];
+    let mut order = Vec::new();
+    while let Some(addr) = stack.pop() {
+        if map.contains_key(&addr) {
+            return Err(format!("node {addr} is reached twice"));
+        }
+        if map.len() > topology.len() {
+            return Err("more nodes than topology entries".into());
+        }
+        map.insert(addr, order.len() as u32);
+        order.push(addr);
+        match get(addr)? {
+            VIGRA_THRESHOLD_NODE => {
+                stack.push(idx(get(addr + 3)?)?);
+                stack.push(idx(get(addr + 2)?)?);
+            }
+            VIGRA_LEAF_NODE => {}
+            other => return Err(format!("node type {other:#x} at {addr} is not supported")),
+        }
+    }
+    for &addr in &order {
+        let p = idx(get(addr + 1)?)?;
+        if get(addr)? == VIGRA_LEAF_NODE {
+            let weight = if weighted { param(p)? } else { 1.0 };
+            let me = tree.nodes.len() as u32;
+            let mut total = 0f64;
+            for l in 0..n_classes {
+                let w = param(p + 1 + l)? * weight;
+                tree.leaf_values.push(w as f32);
+                total += w;
+            }
+            tree.leaf_slot.push(tree.leaf_totals.len() as u32);
+            tree.leaf_totals.push(total);
+            tree.nodes.push(Node {
+                feature: 0,
+                threshold: 0.0,
+                children: [me, me],
+            });
+        } else {
+            let column = idx(get(addr + 4)?)?;
+            if column >= n_features {
+                return Err(format!("split on column {column} of {n_features} features"));
+            }
+            let child = |a: i32| -> Result<u32, String> {
+                map.get(&idx(a)?)
+                    .copied()
+                    .ok_or_else(|| format!("child {a} not found"))
+            };
+            tree.leaf_slot.push(INTERNAL);
+            tree.nodes.push(Node {
+                feature: column as u32,
+                threshold: f32_threshold(param(p + 1)?),
+                children: [child(get(addr + 2)?)?, child(get(addr + 3)?)?],
+            });
+        }
+    }
+    tree.depth = depth_of(&tree.nodes, &tree.leaf_slot);
+    Ok(tree)
+}
+
+/// Longest root-to-leaf path of a tree stored root first (children after their parent).
+pub(crate) fn depth_of(nodes: &[Node], leaf_slot: &[u32]) -> u32 {
+    let mut depth = vec![0u32; nodes.len()];
+    let mut max = 0;
+    for (i, n) in nodes.iter().enumerate() {
+        if leaf_slot[i] == INTERNAL {
+            for &c in &n.children {
+                depth[c as usize] = depth[i] + 1;
+                max = max.max(depth[i] + 1);
+            }
+        }
+    }
+    max
+}
+
+/// ilastik's classifier: several vigra forests whose probabilities are averaged, weighted by
+/// their tree counts (ilastik 1.3's `ParallelVigraRfLazyflowClassifier`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Classifier {
+    /// The forests.
+    pub forests: Vec<Forest>,
+}
+
+impl Classifier {
+    /// A classifier of forests that agree on features and classes.
+    pub fn new(forests: Vec<Forest>) -> Result<Classifier, String> {
+        let first = forests.first().ok_or("no forests")?;
+        for (k, f) in forests.iter().enumerate() {
+            if f.n_features != first.n_features || f.labels != first.labels {
+                return Err(format!(
+                    "forest {k} has {} features and labels {:?}, forest 0 {} and {:?}",
+                    f.n_features, f.labels, first.n_features, first.labels
+                ));
+            }
+        }
+        Ok(Classifier { forests })
+    }
+
+    /// Number of feature columns a pixel needs.
+    pub fn n_features(&self) -> usize {
+        self.forests[0].n_features
+    }
+
+    /// Number of classes (probability columns).
+    pub fn n_classes(&self) -> usize {
+        self.forests[0].n_classes
+    }
+
+    /// Total number of trees.
+    pub fn tree_count(&self) -> usize {
+        self.forests.iter().map(|f| f.tree_count()).sum()
+    }
+
+    /// Probabilities (rows x classes) for rows of `features` (rows x columns), on this thread.
+    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        check_columns(features.ncols(), self.n_features())?;
+        let rows = rows_of(&features)?;
+        let c = self.n_classes();
+        let mut out = Array2::<f32>::zeros((rows.len(), c));
+        if let Some(o) = out.as_slice_mut() {
+            // Rows in batches that stay in cache while every tree walks them.
+            const BATCH: usize = 256;
+            let mut acc = vec![0f32; BATCH * c];
+            let mut totals = vec![0f64; BATCH];
+            for (chunk, o) in rows.chunks(BATCH).zip(o.chunks_mut(BATCH * c)) {
+                self.predict_batch(chunk, o, &mut acc, &mut totals);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Probabilities for samples given column-wise (`columns[f][i]` is feature f of sample i)
+    /// into `out` (samples x classes, row-major), as ilastik's feature blocks come out.
+    pub fn predict_columns(&self, columns: &[Vec<f32>], out: &mut [f32]) -> Result<(), String> {
+        check_columns(columns.len(), self.n_features())?;
+        let n = columns.first().map_or(0, |c| c.len());
+        let c = self.n_classes();
+        if columns.iter().any(|col| col.len() != n) || out.len() != n * c {
+            return Err("columns and output disagree on the sample count".into());
+        }
+        const BATCH: usize = 256;
+        let nf = columns.len();
+        let mut rows_buf = vec![0f32; BATCH * nf];
+        let mut acc = vec![0f32; BATCH * c];
+        let mut totals = vec![0f64; BATCH];
+        let mut start = 0;
+        while start < n {
+            let m = BATCH.min(n - start);
+            // Transpose a batch to rows so each sample's features share cache lines.
+            for (f, col) in columns.iter().enumerate() {
+                for (i, &v) in col[start..start + m].iter().enumerate() {
+                    rows_buf[i * nf + f] = v;
+                }
+            }
+            let rows: Vec<&[f32]> = rows_buf[..m * nf].chunks(nf).collect();
+            let o = &mut out[start * c..(start + m) * c];
+            o.fill(0.0);
+            self.predict_batch(&rows, o, &mut acc, &mut totals);
+            start += m;
+        }
+        Ok(())
+    }
+
+    fn predict_batch(&self, rows: &[&[f32]], out: &mut [f32], acc: &mut [f32], totals: &mut [f64]) {
+        let c = self.n_classes();
+        let n = rows.len();
+        let (acc, totals) = (&mut acc[..n * c], &mut totals[..n]);
+        for f in &self.forests {
+            acc.fill(0.0);
+            totals.fill(0.0);
+            f.accumulate(rows, acc, totals);
+            finish_rows(acc, totals, c);
+            let w = f.tree_count() as f32;
+            for (o, &p) in out.iter_mut().zip(acc.iter()) {
+                *o += p * w;
+            }
+        }
+        let total = self.tree_count() as f32;
+        for o in out.iter_mut() {
+            *o /= total;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_compare_like_doubles() {
+        for &t in &[0.1f64, -0.1, 225.124718, 1e-40, -3.0, 0.0, 1e300, -1e300] {
+            let t32 = f32_threshold(t);
+            let x = t as f32;
+            for x in [x.next_down(), x, x.next_up()] {
+                assert_eq!(x < t32, (x as f64) < t, "t {t} x {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stump() {
+        // root at 2: split on column 1 at 0.5; leaves at 7 and 9.
+        let topo = vec![2, 2, 0, 0, 7, 9, 1, 0x4000_0000, 2, 0x4000_0000, 5];
+        let params = vec![1.0, 0.5, 3.0, 1.0, 0.0, 4.0, 0.25, 0.75];
+        let f = Forest::from_vigra(2, 2, vec![1, 2], false, &[(topo, params)]).unwrap();
+        let x = ndarray::arr2(&[[9.0f32, 0.4], [9.0, 0.5]]);
+        let p = f.predict(x.view()).unwrap();
+        assert_eq!(p, ndarray::arr2(&[[1.0, 0.0], [0.25, 0.75]]));
+        let bad = Forest::from_vigra(
+            2,
+            2,
+            vec![1, 2],
+            false,
+            &[(vec![2, 2, 0, 0, 70, 9, 1], vec![])],
+        );
+        assert!(bad.is_err());
+    }
+}

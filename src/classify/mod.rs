@@ -1,0 +1,397 @@
+//! ilastik pixel classification without ilastik: open a trained project (`.ilp`), compute its
+//! feature bank as vigra does, and predict with its random forests, exactly as ilastik would.
+//!
+//! ```no_run
+//! use omeflow::prelude::*;
+//! # fn main() -> omeflow::Result<()> {
+//! let project = Project::open("../shared/data/ilastik/pixel-class-133.ilp")?;
+//! let image = open_image("/tmp/blastocyst.ome.zarr")?;
+//! let probabilities = classify(&image.level(0)?, &project)?;   // (t, z, y, x, class), float32
+//! let membrane = probabilities.class_plane(1, 0, 0)?;          // class 2 at t 0, z 0
+//! probabilities.save_png("/tmp/class2.png", 1, 0, 0)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Work runs on a thread pool built and dropped inside the call (never rayon's global pool, so
+//! notebook cells can call it again and again), over blocks with halos so memory stays bounded
+//! by the block size times the threads. A panic in a block becomes an error.
+
+mod features;
+mod forest;
+mod png_out;
+mod project;
+mod task;
+mod train;
+
+use std::ops::Range;
+
+use ndarray::{s, Array2, Array3, Array4, Array5, ArrayView5};
+use rayon::prelude::*;
+
+pub use features::{FeatureBank, FeatureId, FeatureSelection};
+pub use forest::{Classifier, Forest, Tree};
+pub use project::{LabelBlock, LabelClass, Project};
+pub use task::{run_classify, ClassifyReport, ClassifyTask};
+pub use train::{training_samples, TrainOptions};
+
+use crate::ndimage::vigra::Block;
+use crate::ngff::{Element, Pixels, Region};
+use crate::{Error, Result};
+
+/// Per-pixel class probabilities, float32, shaped (t, z, y, x, class) as ilastik returns them:
+/// channel k is the probability of label class k + 1.
+#[derive(Clone, Debug)]
+pub struct Probabilities {
+    /// The probabilities, (t, z, y, x, class).
+    pub data: Array5<f32>,
+    /// The classes (names and colours), in channel order.
+    pub labels: Vec<LabelClass>,
+}
+
+impl Probabilities {
+    /// Shape (t, z, y, x, class).
+    pub fn shape(&self) -> [usize; 5] {
+        let d = self.data.dim();
+        [d.0, d.1, d.2, d.3, d.4]
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.data.dim().4
+    }
+
+    /// The (y, x) probability map of class index `class` (0-based) at time `t`, plane `z`.
+    pub fn class_plane(&self, class: usize, t: usize, z: usize) -> Result<Array2<f32>> {
+        let [nt, nz, _, _, nc] = self.shape();
+        if class >= nc || t >= nt || z >= nz {
+            return Err(Error::OutOfBounds(format!(
+                "class {class}, t {t}, z {z} of probabilities with {nc} classes, {nt} time points, {nz} planes"
+            )));
+        }
+        Ok(self.data.slice(s![t, z, .., .., class]).to_owned())
+    }
+
+    /// Saves the map of class `class` at (`t`, `z`) as an 8-bit RGB PNG, probabilities 0..1
+    /// through the viridis colormap.
+    pub fn save_png(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        class: usize,
+        t: usize,
+        z: usize,
+    ) -> Result<()> {
+        png_out::save_viridis(path.as_ref(), &self.class_plane(class, t, z)?)
+    }
+}
+
+/// What can be classified: pixels with axes (t, c, z, y, x), read one time point at a time.
+pub trait ClassifyInput {
+    /// Shape (t, c, z, y, x).
+    fn shape5(&self) -> [usize; 5];
+    /// Time point `t` as float32 (c, z, y, x).
+    fn timepoint(&self, t: usize) -> Result<Array4<f32>>;
+}
+
+impl ClassifyInput for Pixels {
+    fn shape5(&self) -> [usize; 5] {
+        self.shape()
+    }
+    fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
+        let sh = self.shape();
+        let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
+        Ok(self
+            .region_f32(&region)?
+            .index_axis_move(ndarray::Axis(0), 0))
+    }
+}
+
+impl<T: Element> ClassifyInput for ArrayView5<'_, T> {
+    fn shape5(&self) -> [usize; 5] {
+        let d = self.dim();
+        [d.0, d.1, d.2, d.3, d.4]
+    }
+    fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
+        if t >= self.dim().0 {
+            return Err(Error::OutOfBounds(format!("time point {t}")));
+        }
+        Ok(self
+            .index_axis(ndarray::Axis(0), t)
+            .mapv(|v| v.to_f64() as f32))
+    }
+}
+
+impl<T: Element> ClassifyInput for Array5<T> {
+    fn shape5(&self) -> [usize; 5] {
+        self.view().shape5()
+    }
+    fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
+        self.view().timepoint(t)
+    }
+}
+
+/// How [`classify_with`] runs.
+#[derive(Clone, Debug)]
+pub struct ClassifyOptions {
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Target voxels per block; each worker holds `n_features` floats per block voxel.
+    pub block_voxels: usize,
+}
+
+impl Default for ClassifyOptions {
+    fn default() -> Self {
+        ClassifyOptions {
+            threads: None,
+            block_voxels: 1 << 19,
+        }
+    }
+}
+
+/// Classify every pixel of `input` (t, c, z, y, x) with the project's trained forests:
+/// ilastik's headless prediction. Returns float32 (t, z, y, x, class).
+pub fn classify<I: ClassifyInput + ?Sized>(input: &I, project: &Project) -> Result<Probabilities> {
+    classify_with(input, project, &ClassifyOptions::default())
+}
+
+/// [`classify`] with options (threads, block size).
+pub fn classify_with<I: ClassifyInput + ?Sized>(
+    input: &I,
+    project: &Project,
+    options: &ClassifyOptions,
+) -> Result<Probabilities> {
+    let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
+        path: project.path.display().to_string(),
+        reason: project
+            .classifier_note
+            .clone()
+            .unwrap_or_else(|| "no classifier".into()),
+    })?;
+    let [nt, nc, nz, ny, nx] = input.shape5();
+    let bank = FeatureBank::new(&project.features, nc, nz > 1)?;
+    if bank.n_features() != classifier.n_features() {
+        return Err(Error::Classify(format!(
+            "the image gives {} features ({nc} channels, {}), the project's classifier expects {}: \
+             it was trained on {} data with {:?} channels",
+            bank.n_features(),
+            if nz > 1 { "3-D" } else { "2-D" },
+            classifier.n_features(),
+            match project.training_shape {
+                Some(s) if s[1] > 1 => "3-D",
+                Some(_) => "2-D",
+                None => "other",
+            },
+            project.training_shape.map(|s| s[4]),
+        )));
+    }
+    let pool = pool(options.threads)?;
+    let mut out = Array5::<f32>::zeros((nt, nz, ny, nx, classifier.n_classes()));
+    for t in 0..nt {
+        let vol = input.timepoint(t)?;
+        let probs = predict_volume(&vol, &bank, classifier, &pool, options.block_voxels)?;
+        out.slice_mut(s![t, .., .., .., ..]).assign(&probs);
+    }
+    let mut labels = project.labels.clone();
+    labels.truncate(classifier.n_classes());
+    Ok(Probabilities { data: out, labels })
+}
+
+/// A pool owned by the call, so nothing outlives it (evcxr re-creates statics per cell).
+pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("omeflow-classify-{i}"))
+        .build()
+        .map_err(|e| Error::Classify(format!("cannot start {n} threads: {e}")))
+}
+
+/// Split `n` into `parts` nearly equal ranges.
+fn split(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|i| (i * n / parts)..((i + 1) * n / parts))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// A unit of work: planes `z` of the (y, x) tile, processed as a stream of slabs of `slab` planes.
+#[derive(Clone, Debug)]
+struct Unit {
+    z: Range<usize>,
+    tile: [Range<usize>; 2],
+    slab: usize,
+}
+
+/// Units for `threads` workers: whole planes while they are small, (y, x) tiles otherwise, and
+/// each tile's z split so every worker has a contiguous run of planes (the pre-smoothed planes
+/// of one slab's halo are reused by the next).
+fn units(shape: [usize; 3], target: usize, threads: usize) -> Vec<Unit> {
+    let [nz, ny, nx] = shape;
+    let plane = (ny * nx).max(1);
+    let min_slab = nz.clamp(1, 8);
+    let tiles = (plane * min_slab).div_ceil(target.max(1)).max(1);
+    let ty = (tiles as f64).sqrt().ceil() as usize;
+    let tx = tiles.div_ceil(ty);
+    let tiles: Vec<[Range<usize>; 2]> = split(ny, ty)
+        .into_iter()
+        .flat_map(|y| split(nx, tx).into_iter().map(move |x| [y.clone(), x]))
+        .collect();
+    let per_tile = threads.div_ceil(tiles.len()).max(1);
+    let mut v = Vec::new();
+    for tile in tiles {
+        let area = (tile[0].len() * tile[1].len()).max(1);
+        let slab = (target / area).clamp(1, nz.max(1));
+        for z in split(nz, per_tile) {
+            v.push(Unit {
+                z,
+                tile: tile.clone(),
+                slab,
+            });
+        }
+    }
+    v
+}
+
+/// Per slab: its box (z, y, x) and what was computed for it.
+type SlabResults<T> = Vec<([Range<usize>; 3], T)>;
+
+/// Runs `each` on every slab of every unit, on `pool`, with the slab's features; panics become
+/// errors naming the slab.
+pub(crate) fn for_each_slab<T: Send>(
+    vol: &Array4<f32>,
+    bank: &FeatureBank,
+    pool: &rayon::ThreadPool,
+    block_voxels: usize,
+    each: impl Fn(&[Range<usize>; 3], Vec<Vec<f32>>) -> Result<T> + Sync,
+) -> Result<SlabResults<T>> {
+    let (nc, nz, ny, nx) = vol.dim();
+    let channels: Vec<Block> = (0..nc)
+        .map(|c| Block::whole(vol.slice(s![c, .., .., ..]).to_owned()))
+        .collect();
+    let units = units(
+        [nz, ny, nx],
+        block_voxels.max(1),
+        pool.current_num_threads(),
+    );
+    let results: Vec<Result<SlabResults<T>>> = pool.install(|| {
+        units
+            .par_iter()
+            .map(|u| {
+                let run = || -> Result<SlabResults<T>> {
+                    let mut stream = bank.stream(&channels, u.tile.clone())?;
+                    let mut out = Vec::new();
+                    let n = u.z.len().div_ceil(u.slab);
+                    for z in split(u.z.len(), n) {
+                        let z = u.z.start + z.start..u.z.start + z.end;
+                        let b = [z.clone(), u.tile[0].clone(), u.tile[1].clone()];
+                        let feats = stream.features(z)?;
+                        out.push((b.clone(), each(&b, feats)?));
+                    }
+                    Ok(out)
+                };
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|p| {
+                    Err(Error::Classify(format!(
+                        "planes {:?}, y {:?}, x {:?} panicked: {}",
+                        u.z,
+                        u.tile[0],
+                        u.tile[1],
+                        panic_message(&p)
+                    )))
+                })
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// Features and prediction of one time point (c, z, y, x) -> (z, y, x, class).
+pub fn predict_volume(
+    vol: &Array4<f32>,
+    bank: &FeatureBank,
+    classifier: &Classifier,
+    pool: &rayon::ThreadPool,
+    block_voxels: usize,
+) -> Result<Array4<f32>> {
+    let (_, nz, ny, nx) = vol.dim();
+    let ncls = classifier.n_classes();
+    let done = for_each_slab(vol, bank, pool, block_voxels, |b, feats| {
+        let n: usize = b.iter().map(|r| r.len()).product();
+        let mut out = vec![0f32; n * ncls];
+        classifier
+            .predict_columns(&feats, &mut out)
+            .map_err(Error::Classify)?;
+        Ok(out)
+    })?;
+    let mut out = Array4::<f32>::zeros((nz, ny, nx, ncls));
+    for (b, v) in done {
+        let shape = (b[0].len(), b[1].len(), b[2].len(), ncls);
+        let a = Array4::from_shape_vec(shape, v)
+            .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+        out.slice_mut(s![b[0].clone(), b[1].clone(), b[2].clone(), ..])
+            .assign(&a);
+    }
+    Ok(out)
+}
+
+/// The feature bank of a whole (c, z, y, x) volume as (z, y, x, feature): what ilastik's
+/// feature export gives. Meant for inspection and parity tests; it holds every feature at once.
+pub fn compute_features(
+    vol: &Array4<f32>,
+    selection: &FeatureSelection,
+    threads: Option<usize>,
+) -> Result<Array4<f32>> {
+    let (nc, nz, ny, nx) = vol.dim();
+    let bank = FeatureBank::new(selection, nc, nz > 1)?;
+    let pool = pool(threads)?;
+    let done = for_each_slab(vol, &bank, &pool, 1 << 17, |_, f| Ok(f))?;
+    let nf = bank.n_features();
+    let mut out = Array4::<f32>::zeros((nz, ny, nx, nf));
+    for (b, feats) in done {
+        for (f, v) in feats.into_iter().enumerate() {
+            let a = Array3::from_shape_vec((b[0].len(), b[1].len(), b[2].len()), v)
+                .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+            out.slice_mut(s![b[0].clone(), b[1].clone(), b[2].clone(), f])
+                .assign(&a);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_cover_the_volume_once() {
+        for (shape, target, threads) in [
+            ([237, 218, 212], 1 << 19, 2),
+            ([1, 512, 512], 1 << 14, 4),
+            ([5, 7, 9], 10, 3),
+        ] {
+            let mut seen = vec![0u8; shape.iter().product()];
+            for u in units(shape, target, threads) {
+                for z in u.z.clone() {
+                    for y in u.tile[0].clone() {
+                        for x in u.tile[1].clone() {
+                            seen[(z * shape[1] + y) * shape[2] + x] += 1;
+                        }
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{shape:?}");
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! `omeflow classify`: a project run on an OME-Zarr image, time point by time point, with the
+//! probabilities streamed to an OME-Zarr image and PNGs.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::s;
+use serde::{Deserialize, Serialize};
+
+use super::{pool, predict_volume, ClassifyInput, FeatureBank, Project};
+use crate::ngff::writer::{ImageSpec, ImageWriter};
+use crate::ngff::{Channel, DType, OmeZarr, Window};
+use crate::store::StoreOptions;
+use crate::{Error, Result};
+
+/// A classification run, serialisable so it can run anywhere (a thread, a worker).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClassifyTask {
+    /// The OME-Zarr image (path or URL).
+    pub source: String,
+    /// Resolution level.
+    pub level: usize,
+    /// The ilastik project.
+    pub project: PathBuf,
+    /// Write the probabilities here as an OME-Zarr image (float32, one channel per class).
+    pub out: Option<String>,
+    /// Write PNGs of every class at plane `png_z` of every time point into this folder.
+    pub png_dir: Option<PathBuf>,
+    /// The plane of the PNGs (default 0, as the tutorial).
+    pub png_z: usize,
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+}
+
+impl ClassifyTask {
+    /// Classify `source` at `level` with `project`, nothing written.
+    pub fn new(source: impl Into<String>, level: usize, project: impl Into<PathBuf>) -> Self {
+        ClassifyTask {
+            source: source.into(),
+            level,
+            project: project.into(),
+            out: None,
+            png_dir: None,
+            png_z: 0,
+            threads: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassifyReport {
+    /// The image.
+    pub source: String,
+    /// Its level.
+    pub level: usize,
+    /// The project file.
+    pub project: String,
+    /// Shape classified, (t, z, y, x).
+    pub shape: [usize; 4],
+    /// Input channels.
+    pub channels: usize,
+    /// Class names, in probability channel order.
+    pub classes: Vec<String>,
+    /// Feature channels per pixel.
+    pub features: usize,
+    /// Trees in the classifier.
+    pub trees: usize,
+    /// Wall time of features and prediction (reading and writing included).
+    pub seconds: f64,
+    /// Pixels (t * z * y * x) per second.
+    pub voxels_per_second: f64,
+    /// Mean probability of each class over the image.
+    pub mean_probability: Vec<f64>,
+    /// Where the probabilities were written.
+    pub out: Option<String>,
+    /// PNGs written.
+    pub pngs: Vec<String>,
+}
+
+/// Runs `task`: per time point, read (c, z, y, x), compute features and probabilities, write.
+pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<ClassifyReport> {
+    let project = Project::open(&task.project)?;
+    let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
+        path: task.project.display().to_string(),
+        reason: project
+            .classifier_note
+            .clone()
+            .unwrap_or_else(|| "no classifier".into()),
+    })?;
+    let image = OmeZarr::open(&task.source, options)?;
+    let pixels = image.level(task.level)?;
+    let [nt, nc, nz, ny, nx] = pixels.shape5();
+    let bank = FeatureBank::new(&project.features, nc, nz > 1)?;
+    if bank.n_features() != classifier.n_features() {
+        return Err(Error::Classify(format!(
+            "{} gives {} features ({nc} channels, {}); the project's classifier expects {}",
+            task.source,
+            bank.n_features(),
+            if nz > 1 { "3-D" } else { "2-D" },
+            classifier.n_features()
+        )));
+    }
+    let ncls = classifier.n_classes();
+    let classes: Vec<String> = (0..ncls)
+        .map(|k| {
+            project
+                .labels
+                .get(k)
+                .map_or_else(|| format!("Label {}", k + 1), |l| l.name.clone())
+        })
+        .collect();
+    let writer = match &task.out {
+        Some(out) => {
+            let sc = pixels.scale();
+            let channels = (0..ncls)
+                .map(|k| Channel {
+                    name: Some(classes[k].clone()),
+                    color: project
+                        .labels
+                        .get(k)
+                        .map(|l| format!("{:02X}{:02X}{:02X}", l.color[0], l.color[1], l.color[2])),
+                    window: Some(Window {
+                        start: 0.0,
+                        end: 1.0,
+                        min: Some(0.0),
+                        max: Some(1.0),
+                    }),
+                    active: Some(true),
+                })
+                .collect();
+            let spec = ImageSpec::new([nt, ncls, nz, ny, nx], DType::F32)
+                .with_scale([sc[0], 1.0, sc[2], sc[3], sc[4]], None, None)
+                .with_name(format!("ilastik probabilities of {}", task.source))
+                .with_channels(channels);
+            Some(ImageWriter::create(out, spec)?)
+        }
+        None => None,
+    };
+    if let Some(dir) = &task.png_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        if task.png_z >= nz {
+            return Err(Error::OutOfBounds(format!(
+                "--png-z {} of an image with {nz} planes",
+                task.png_z
+            )));
+        }
+    }
+    let pool = pool(task.threads)?;
+    let start = Instant::now();
+    let mut sums = vec![0f64; ncls];
+    let mut pngs = Vec::new();
+    for t in 0..nt {
+        let vol = pixels.timepoint(t)?;
+        let probs = predict_volume(&vol, &bank, classifier, &pool, 1 << 19)?;
+        for (k, sum) in sums.iter_mut().enumerate() {
+            *sum += probs
+                .slice(s![.., .., .., k])
+                .iter()
+                .map(|&v| v as f64)
+                .sum::<f64>();
+        }
+        if let Some(w) = &writer {
+            for k in 0..ncls {
+                for z in 0..nz {
+                    w.write_plane(t, k, z, &probs.slice(s![z, .., .., k]))?;
+                }
+            }
+        }
+        if let Some(dir) = &task.png_dir {
+            for k in 0..ncls {
+                let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
+                let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
+                super::png_out::save_viridis(&path, &plane)?;
+                pngs.push(path.display().to_string());
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let voxels = (nt * nz * ny * nx) as f64;
+    Ok(ClassifyReport {
+        source: task.source.clone(),
+        level: task.level,
+        project: task.project.display().to_string(),
+        shape: [nt, nz, ny, nx],
+        channels: nc,
+        classes,
+        features: bank.n_features(),
+        trees: classifier.tree_count(),
+        seconds,
+        voxels_per_second: voxels / seconds.max(1e-9),
+        mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
+        out: task.out.clone(),
+        pngs,
+    })
+}

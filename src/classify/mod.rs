@@ -18,7 +18,6 @@
 
 mod features;
 mod forest;
-mod png_out;
 mod project;
 mod task;
 mod train;
@@ -69,18 +68,6 @@ impl Probabilities {
             )));
         }
         Ok(self.data.slice(s![t, z, .., .., class]).to_owned())
-    }
-
-    /// Saves the map of class `class` at (`t`, `z`) as an 8-bit RGB PNG, probabilities 0..1
-    /// through the viridis colormap.
-    pub fn save_png(
-        &self,
-        path: impl AsRef<std::path::Path>,
-        class: usize,
-        t: usize,
-        z: usize,
-    ) -> Result<()> {
-        png_out::save_viridis(path.as_ref(), &self.class_plane(class, t, z)?)
     }
 }
 

@@ -171,7 +171,12 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
             for k in 0..ncls {
                 let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
                 let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
-                super::png_out::save_viridis(&path, &plane)?;
+                crate::display::Picture::mapped(
+                    &plane,
+                    crate::display::Colormap::Viridis,
+                    Some((0.0, 1.0)),
+                )
+                .save_png(&path)?;
                 pngs.push(path.display().to_string());
             }
         }

@@ -28,6 +28,7 @@ pub use colormap::{label_colour, Colormap};
 pub use picture::{auto_range, Gallery, Picture};
 pub use plot::{objects_per_plane_svg, PlaneCount};
 
+use crate::classify::Probabilities;
 use crate::ngff::Pixels;
 use crate::segment::Segmentation;
 use crate::{Error, Result};
@@ -195,6 +196,42 @@ fn objects(n: usize) -> String {
         "1 object".into()
     } else {
         format!("{n} objects")
+    }
+}
+
+impl Probabilities {
+    /// The probability map of class index `class` (0-based; class k + 1 of the project) at
+    /// (`t`, `z`), probabilities 0..1 through viridis, captioned with the class name.
+    pub fn picture(&self, class: usize, t: usize, z: usize) -> Result<Picture> {
+        let plane = self.class_plane(class, t, z)?;
+        let name = self
+            .labels
+            .get(class)
+            .map_or_else(|| format!("class {}", class + 1), |l| l.name.clone());
+        Ok(Picture::mapped(&plane, Colormap::Viridis, Some((0.0, 1.0)))
+            .with_caption(format!("{name}, t:{t}, z:{z}")))
+    }
+
+    /// Write [`Probabilities::picture`] to a PNG file.
+    pub fn save_png(&self, path: impl AsRef<Path>, class: usize, t: usize, z: usize) -> Result<()> {
+        self.picture(class, t, z)?.save_png(path)
+    }
+}
+
+impl Show for Probabilities {
+    /// Every class at t 0 and the middle plane, side by side.
+    fn to_html(&self) -> Result<String> {
+        let [_, nz, _, _, nc] = self.shape();
+        let pictures: Result<Gallery> = (0..nc).map(|c| self.picture(c, 0, nz / 2)).collect();
+        pictures?.to_html()
+    }
+    fn to_text(&self) -> String {
+        let [t, z, y, x, c] = self.shape();
+        let names: Vec<&str> = self.labels.iter().map(|l| l.name.as_str()).collect();
+        format!(
+            "probabilities (t, z, y, x, class) = ({t}, {z}, {y}, {x}, {c}), float32; classes: {}",
+            names.join(", ")
+        )
     }
 }
 

@@ -107,7 +107,15 @@ where
     let mut prov = vec![0u32; len];
     let mut parent: Vec<u32> = vec![0];
     if nd == 2 {
-        label_pass_2d(flat, dims[1], connectivity, &mut prov, &mut parent);
+        label_pass_2d(
+            len,
+            dims[1],
+            |i| flat[i],
+            |r| flat[r].iter().any(|&b| b),
+            connectivity,
+            &mut prov,
+            &mut parent,
+        );
     } else {
         label_pass_nd(flat, &dims, &offsets, &deltas, &mut prov, &mut parent);
     }
@@ -147,42 +155,169 @@ fn merge(parent: &mut [u32], current: u32, l: u32) -> u32 {
     }
 }
 
-/// First pass for 2-D: neighbours above and to the left, read from flat indices.
+/// Buffers for labelling one 2-D plane after another without allocating (and faulting in)
+/// plane-sized memory each time: keep one per worker thread.
+#[derive(Debug, Default)]
+pub struct LabelScratch {
+    /// Provisional label of every pixel of the last plane.
+    prov: Vec<u32>,
+    /// Union-find forest over the provisional labels (0 is the background).
+    parent: Vec<u32>,
+}
+
+/// Label the pixels of a 2-D `plane` (row-major, `width` columns) that are strictly above
+/// `threshold` (compared in f64, as numpy compares an integer array with a float), without
+/// building the boolean mask. Returns the number of objects, the same as
+/// `label(&above(plane, threshold), connectivity).1`; the labels themselves can then be
+/// written with [`LabelScratch::write_labels`].
+pub fn label_above_2d<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) -> usize {
+    let len = plane.len();
+    // Every pixel of `prov` is written by the pass (0 for the background), so stale values
+    // from the previous plane never leak and the buffer needs no clearing.
+    scratch.prov.resize(len, 0);
+    scratch.parent.clear();
+    scratch.parent.push(0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { label_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
+            return count_roots(&scratch.parent);
+        }
+    }
+    label_above_pass(plane, width, threshold, connectivity, scratch);
+    count_roots(&scratch.parent)
+}
+
+/// Union always hangs the larger root under the smaller, so the objects are the roots.
+fn count_roots(parent: &[u32]) -> usize {
+    (1..parent.len())
+        .filter(|&p| parent[p] as usize == p)
+        .count()
+}
+
+/// [`label_above_pass`] compiled with AVX2 (wider compares for the background blocks; the
+/// labels are the same).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn label_above_pass_avx2<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    label_above_pass(plane, width, threshold, connectivity, scratch);
+}
+
+#[inline(always)]
+fn label_above_pass<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    let len = plane.len();
+    label_pass_2d(
+        len,
+        width,
+        |i| plane[i].to_f64() > threshold,
+        // `|` rather than `any`, so the block is compared without early exits (vectorised).
+        |r| {
+            plane[r]
+                .iter()
+                .fold(false, |acc, v| acc | (v.to_f64() > threshold))
+        },
+        connectivity,
+        &mut scratch.prov[..len],
+        &mut scratch.parent,
+    );
+}
+
+impl LabelScratch {
+    /// The final labels of the last [`label_above_2d`] call, numbered like scipy (raster order
+    /// of each object's first pixel), into `out` (one entry per pixel of that plane).
+    pub fn write_labels(&mut self, out: &mut [i32]) {
+        let LabelScratch { prov, parent } = self;
+        let mut final_of = vec![0i32; parent.len()];
+        let mut count = 0i32;
+        for (o, &p) in out.iter_mut().zip(prov.iter()) {
+            *o = if p == 0 {
+                0
+            } else {
+                let root = find(parent, p) as usize;
+                if final_of[root] == 0 {
+                    count += 1;
+                    final_of[root] = count;
+                }
+                final_of[root]
+            };
+        }
+    }
+}
+
+/// First pass for 2-D: neighbours above and to the left. `on(i)` says whether flat pixel `i`
+/// is foreground and `any_on(a..b)` whether any of `a..b` is; every `prov[i]` is written (0 for
+/// the background). Pixels are visited in raster order; runs of background (most of a plane)
+/// are recognised a block at a time with `any_on`, which vectorises, and the per-pixel work is
+/// left to blocks that hold foreground.
+#[inline(always)]
 fn label_pass_2d(
-    flat: &[bool],
+    len: usize,
     w: usize,
+    on: impl Fn(usize) -> bool,
+    any_on: impl Fn(std::ops::Range<usize>) -> bool,
     connectivity: Connectivity,
     prov: &mut [u32],
     parent: &mut Vec<u32>,
 ) {
+    const BLOCK: usize = 32;
     if w == 0 {
         return;
     }
     let full = connectivity == Connectivity::Full;
-    for (i, &on) in flat.iter().enumerate() {
-        if !on {
+    let mut block_start = 0;
+    while block_start < len {
+        let block_end = (block_start + BLOCK).min(len);
+        if !any_on(block_start..block_end) {
+            prov[block_start..block_end].fill(0);
+            block_start = block_end;
             continue;
         }
-        let x = i % w;
-        let mut current = 0u32;
-        if i >= w {
-            let up = i - w;
-            if full && x > 0 {
-                current = merge(parent, current, prov[up - 1]);
+        for i in block_start..block_end {
+            if !on(i) {
+                prov[i] = 0;
+                continue;
             }
-            current = merge(parent, current, prov[up]);
-            if full && x + 1 < w {
-                current = merge(parent, current, prov[up + 1]);
+            let x = i % w;
+            let mut current = 0u32;
+            if i >= w {
+                let up = i - w;
+                if full && x > 0 {
+                    current = merge(parent, current, prov[up - 1]);
+                }
+                current = merge(parent, current, prov[up]);
+                if full && x + 1 < w {
+                    current = merge(parent, current, prov[up + 1]);
+                }
             }
+            if x > 0 {
+                current = merge(parent, current, prov[i - 1]);
+            }
+            if current == 0 {
+                current = parent.len() as u32;
+                parent.push(current);
+            }
+            prov[i] = current;
         }
-        if x > 0 {
-            current = merge(parent, current, prov[i - 1]);
-        }
-        if current == 0 {
-            current = parent.len() as u32;
-            parent.push(current);
-        }
-        prov[i] = current;
+        block_start = block_end;
     }
 }
 

@@ -334,7 +334,7 @@ impl Pixels {
             }
         });
         let mut parts = futures::stream::iter(jobs).buffer_unordered(inner.store.concurrency());
-        while let Some((overlap, data)) = parts.try_next().await? {
+        while let Some((overlap, data, in_data)) = parts.try_next().await? {
             let rel = overlap
                 .relative_to(&start)
                 .map_err(|e| self.invalid(e))?
@@ -343,7 +343,11 @@ impl Pixels {
                 let r = &rel[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
             });
-            view.assign(&data);
+            // Straight from the decoded chunk: one copy per pixel, no intermediate array.
+            view.assign(&data.slice_each_axis(|ax| {
+                let r = &in_data[ax.axis.index()];
+                Slice::from(r.start as usize..r.end as usize)
+            }));
         }
         Ok(self.to_5d(out, region))
     }
@@ -352,7 +356,7 @@ impl Pixels {
         &self,
         idx: &[u64],
         subset: &ArraySubset,
-    ) -> Result<(ArraySubset, ArrayD<T>)> {
+    ) -> Result<(ArraySubset, ArrayD<T>, Vec<Range<u64>>)> {
         let array = &self.inner.array;
         let chunk = array
             .chunk_subset_bounded(idx)
@@ -361,12 +365,15 @@ impl Pixels {
         let in_chunk = overlap
             .relative_to(chunk.start())
             .map_err(|e| self.invalid(e))?;
-        let data = if self.inner.sharded {
+        // The data and the part of it that lies in the request (all of it for a shard).
+        let (data, in_data) = if self.inner.sharded {
             // Shards are read partially: only the inner chunks that overlap are fetched.
-            array
+            let part = array
                 .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
                 .await
-                .map_err(|e| self.chunk_error(idx, e))?
+                .map_err(|e| self.chunk_error(idx, e))?;
+            let whole = part.shape().iter().map(|&n| 0..n as u64).collect();
+            (part, whole)
         } else {
             // A compressed chunk is fetched whole anyway; asking for a part would cost a HEAD
             // and a ranged GET (two round trips) for every edge chunk.
@@ -374,14 +381,10 @@ impl Pixels {
                 .async_retrieve_chunk::<ArrayD<T>>(idx)
                 .await
                 .map_err(|e| self.chunk_error(idx, e))?;
-            let ranges = in_chunk.to_ranges();
-            full.slice_each_axis(|ax| {
-                let r = &ranges[ax.axis.index()];
-                Slice::from(r.start as usize..r.end as usize)
-            })
-            .to_owned()
+            // Cut by the caller while copying into the output (no copy of the part here).
+            (full, in_chunk.to_ranges())
         };
-        Ok((overlap, data))
+        Ok((overlap, data, in_data))
     }
 
     /// Stored order -> (t, c, z, y, x), inserting size-1 axes for absent ones.

@@ -16,7 +16,8 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::{Deserialize, Serialize};
 
 use super::table::TableWriter;
-use super::{segment_any, SegmentParams};
+use super::{segment_any_owned, Needs, SegmentParams};
+use crate::ndimage::LabelScratch;
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{DType, OmeZarr};
 use crate::store::StoreOptions;
@@ -194,6 +195,15 @@ pub fn run_segment(
 
     let (done_tx, done_rx) = mpsc::channel::<PlaneSummary>();
     let params = task.params;
+    let needs = Needs {
+        labels: labels.is_some(),
+        props: table.is_some(),
+    };
+    // Labelling scratch (a plane of u32 and the union-find forest) is reused from plane to
+    // plane: allocating it afresh costs a page fault per 4 KiB every plane, as the allocator
+    // hands big blocks back to the OS on free. At most one per pool thread exists; it is
+    // dropped with the run, so a notebook keeps nothing once the run is over.
+    let scratches: Mutex<Vec<LabelScratch>> = Mutex::new(Vec::new());
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     let mut planes = Vec::with_capacity(total.min(1 << 20));
     std::thread::scope(|scope| {
@@ -201,6 +211,7 @@ pub fn run_segment(
         let table = &table;
         let fatal = &fatal;
         let pool = &pool;
+        let scratches = &scratches;
         scope.spawn(move || {
             let mut rx = plane_rx;
             let incoming = std::iter::from_fn(move || rx.blocking_recv());
@@ -209,15 +220,26 @@ pub fn run_segment(
                     .par_bridge()
                     .for_each_with(done_tx, |done, ((t, c, z), plane)| {
                         let summary = match plane.and_then(|plane| {
-                            let seg = std::panic::catch_unwind(|| {
-                                segment_any(&plane, &params).at(t, c, z)
-                            })
-                            .map_err(|p| {
-                                Error::InvalidArgument(format!(
-                                    "segmenting panicked: {}",
-                                    crate::store::panic_message(p)
-                                ))
-                            })?;
+                            let mut scratch = scratches
+                                .lock()
+                                .ok()
+                                .and_then(|mut s| s.pop())
+                                .unwrap_or_default();
+                            let seg =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    segment_any_owned(plane, &params, needs, &mut scratch)
+                                        .at(t, c, z)
+                                }))
+                                .map_err(|p| {
+                                    Error::InvalidArgument(format!(
+                                        "segmenting panicked: {}",
+                                        crate::store::panic_message(p)
+                                    ))
+                                })?;
+                            // A scratch whose use panicked is dropped with it, not reused.
+                            if let Ok(mut s) = scratches.lock() {
+                                s.push(scratch);
+                            }
                             if let Some(w) = labels {
                                 w.write_plane(t, c, z, &seg.labels)?;
                             }

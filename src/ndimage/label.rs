@@ -241,6 +241,79 @@ fn label_above_pass<T: crate::ngff::Element>(
     );
 }
 
+/// [`label_above_2d`] when only the number of objects is wanted: the same count, with two
+/// rows of provisional labels instead of a plane of them (nothing plane-sized is written).
+/// [`LabelScratch::write_labels`] is not meaningful after it.
+pub fn count_above_2d<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) -> usize {
+    scratch.parent.clear();
+    scratch.parent.push(0);
+    if width == 0 {
+        return 0;
+    }
+    scratch.prov.resize(2 * width, 0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { count_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
+            return count_roots(&scratch.parent);
+        }
+    }
+    count_above_pass(plane, width, threshold, connectivity, scratch);
+    count_roots(&scratch.parent)
+}
+
+/// [`count_above_pass`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_above_pass_avx2<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    count_above_pass(plane, width, threshold, connectivity, scratch);
+}
+
+#[inline(always)]
+fn count_above_pass<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    let full = connectivity == Connectivity::Full;
+    let (a, b) = scratch.prov.split_at_mut(width);
+    for (y, row) in plane.chunks_exact(width).enumerate() {
+        // The two halves take turns as this row and the row above.
+        let (prev, cur) = if y % 2 == 0 {
+            (&*b, &mut *a)
+        } else {
+            (&*a, &mut *b)
+        };
+        label_row(
+            |x| row[x].to_f64() > threshold,
+            |r| {
+                row[r]
+                    .iter()
+                    .fold(false, |acc, v| acc | (v.to_f64() > threshold))
+            },
+            (y > 0).then_some(prev),
+            cur,
+            full,
+            &mut scratch.parent,
+        );
+    }
+}
+
 impl LabelScratch {
     /// The final labels of the last [`label_above_2d`] call, numbered like scipy (raster order
     /// of each object's first pixel), into `out` (one entry per pixel of that plane).
@@ -265,9 +338,7 @@ impl LabelScratch {
 
 /// First pass for 2-D: neighbours above and to the left. `on(i)` says whether flat pixel `i`
 /// is foreground and `any_on(a..b)` whether any of `a..b` is; every `prov[i]` is written (0 for
-/// the background). Pixels are visited in raster order; runs of background (most of a plane)
-/// are recognised a block at a time with `any_on`, which vectorises, and the per-pixel work is
-/// left to blocks that hold foreground.
+/// the background).
 #[inline(always)]
 fn label_pass_2d(
     len: usize,
@@ -278,44 +349,71 @@ fn label_pass_2d(
     prov: &mut [u32],
     parent: &mut Vec<u32>,
 ) {
-    const BLOCK: usize = 32;
     if w == 0 {
         return;
     }
     let full = connectivity == Connectivity::Full;
+    for y in 0..len / w {
+        let (before, rest) = prov.split_at_mut(y * w);
+        let prev = y.checked_sub(1).map(|p| &before[p * w..]);
+        let base = y * w;
+        label_row(
+            |x| on(base + x),
+            |r| any_on(base + r.start..base + r.end),
+            prev,
+            &mut rest[..w],
+            full,
+            parent,
+        );
+    }
+}
+
+/// The first pass over one row, in raster order: `prev` holds the provisional labels of the
+/// row above (none for the first row), `cur` receives this row's (0 for the background).
+/// Runs of background (most of a plane) are recognised a block at a time with `any_on`, which
+/// vectorises; the per-pixel work is left to blocks that hold foreground.
+#[inline(always)]
+fn label_row(
+    on: impl Fn(usize) -> bool,
+    any_on: impl Fn(std::ops::Range<usize>) -> bool,
+    prev: Option<&[u32]>,
+    cur: &mut [u32],
+    full: bool,
+    parent: &mut Vec<u32>,
+) {
+    const BLOCK: usize = 32;
+    let w = cur.len();
     let mut block_start = 0;
-    while block_start < len {
-        let block_end = (block_start + BLOCK).min(len);
+    while block_start < w {
+        let block_end = (block_start + BLOCK).min(w);
         if !any_on(block_start..block_end) {
-            prov[block_start..block_end].fill(0);
+            cur[block_start..block_end].fill(0);
             block_start = block_end;
             continue;
         }
-        for i in block_start..block_end {
-            if !on(i) {
-                prov[i] = 0;
+        for x in block_start..block_end {
+            if !on(x) {
+                cur[x] = 0;
                 continue;
             }
-            let x = i % w;
             let mut current = 0u32;
-            if i >= w {
-                let up = i - w;
+            if let Some(up) = prev {
                 if full && x > 0 {
-                    current = merge(parent, current, prov[up - 1]);
+                    current = merge(parent, current, up[x - 1]);
                 }
-                current = merge(parent, current, prov[up]);
+                current = merge(parent, current, up[x]);
                 if full && x + 1 < w {
-                    current = merge(parent, current, prov[up + 1]);
+                    current = merge(parent, current, up[x + 1]);
                 }
             }
             if x > 0 {
-                current = merge(parent, current, prov[i - 1]);
+                current = merge(parent, current, cur[x - 1]);
             }
             if current == 0 {
                 current = parent.len() as u32;
                 parent.push(current);
             }
-            prov[i] = current;
+            cur[x] = current;
         }
         block_start = block_end;
     }
@@ -395,6 +493,28 @@ mod tests {
         m[(1, 0, 0)] = true;
         assert_eq!(label(&m, Connectivity::Face).1, 2);
         assert_eq!(label(&m, Connectivity::Full).1, 1);
+    }
+
+    #[test]
+    fn labelling_above_a_threshold_equals_label_of_the_mask() {
+        // A pseudo-random plane with objects of every shape, wider than a block.
+        let mut seed = 12345u32;
+        let plane = ndarray::Array2::from_shape_fn((37, 71), |_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 16) % 1000) as u16
+        });
+        let flat = plane.as_slice().unwrap();
+        let mut scratch = LabelScratch::default();
+        for thr in [0.0, 499.5, 700.0, 900.0, 2000.0] {
+            for conn in [Connectivity::Face, Connectivity::Full] {
+                let (want, n) = label(&plane.mapv(|v| f64::from(v) > thr), conn);
+                assert_eq!(label_above_2d(flat, 71, thr, conn, &mut scratch), n);
+                let mut got = vec![0i32; flat.len()];
+                scratch.write_labels(&mut got);
+                assert_eq!(got, want.into_raw_vec_and_offset().0);
+                assert_eq!(count_above_2d(flat, 71, thr, conn, &mut scratch), n);
+            }
+        }
     }
 
     #[test]

@@ -317,3 +317,48 @@ impl<T: Element, D: Dimension> From<Array<T, D>> for AnyArray<D> {
         T::wrap(a)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_cast_equals_the_per_element_cast() {
+        let src = [
+            f64::NAN,
+            -1e9,
+            -40000.0,
+            -129.5,
+            -1.0,
+            -0.7,
+            -0.0,
+            0.0,
+            0.4,
+            1.9,
+            127.9,
+            128.0,
+            255.5,
+            256.0,
+            32767.9,
+            40000.0,
+            65535.9,
+            65536.0,
+            1e9,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        fn check<T: Element + PartialEq>(src: &[f64]) {
+            let mut got = vec![T::default(); src.len()];
+            T::cast_from_f64_slice(src, &mut got);
+            let want: Vec<T> = src.iter().map(|&v| T::from_f64_cast(v)).collect();
+            assert_eq!(got, want, "{:?}", T::DTYPE);
+        }
+        check::<u8>(&src);
+        check::<u16>(&src);
+        check::<i8>(&src);
+        check::<i16>(&src);
+        check::<u32>(&src);
+        check::<i32>(&src);
+        check::<f32>(&src[1..]);
+    }
+}

@@ -16,8 +16,8 @@ use ndarray::{Array2, ArrayBase, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
 use crate::ndimage::{
-    gaussian_filter_in_place, gaussian_filter_with, label_above_2d, regionprops, Connectivity,
-    GaussianOptions, LabelScratch, RegionProps, Threshold,
+    count_above_2d, gaussian_filter_in_place, gaussian_filter_with, label_above_2d, regionprops,
+    Connectivity, GaussianOptions, LabelScratch, RegionProps, Threshold,
 };
 use crate::ngff::{AnyArray, Element};
 
@@ -147,7 +147,11 @@ fn threshold_and_label<T: Element>(
             }
         }
     };
-    let count = label_above_2d(flat, w, threshold, params.connectivity, scratch);
+    let count = if want_labels {
+        label_above_2d(flat, w, threshold, params.connectivity, scratch)
+    } else {
+        count_above_2d(flat, w, threshold, params.connectivity, scratch)
+    };
     let labels = if want_labels {
         let mut labels = Array2::<i32>::zeros((h, w));
         match labels.as_slice_mut() {

@@ -23,6 +23,9 @@ use crate::ngff::{DType, OmeZarr};
 use crate::store::StoreOptions;
 use crate::{Error, Result};
 
+/// Default read-ahead memory of a run (planes read but not yet segmented).
+const READ_AHEAD_BYTES: usize = 64 << 20;
+
 /// What to segment and where results go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SegmentTask {
@@ -145,9 +148,14 @@ pub fn run_segment(
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
+    // Read-ahead keeps the network busy; for big planes it is also memory that is never
+    // reused while it waits (each plane freshly allocated and faulted in), so the default
+    // window holds at most READ_AHEAD_BYTES of planes, and always a few per thread.
+    let plane_bytes = (ny * nx * px.dtype().size()).max(1);
+    let by_memory = (READ_AHEAD_BYTES / plane_bytes).max(2 * threads + 1);
     let window = task
         .window
-        .unwrap_or(4 * threads + options.concurrency)
+        .unwrap_or((4 * threads + options.concurrency).min(by_memory))
         .max(1);
 
     let labels = match &task.labels_out {

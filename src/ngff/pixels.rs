@@ -302,10 +302,13 @@ impl Pixels {
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let out_shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
-        let mut out = ArrayD::<T>::default(IxDyn(&out_shape));
         if region.is_empty() {
-            return Ok(self.to_5d(out, region));
+            return Ok(self.to_5d(ArrayD::<T>::default(IxDyn(&out_shape)), region));
         }
+        // Not zero-filled first: the chunk parts below tile the region, and coverage is
+        // checked before the buffer is used (a full-size plane is 9 MB of memset otherwise).
+        let mut out = ArrayD::<T>::uninit(IxDyn(&out_shape));
+        let mut written = 0u64;
         let chunks = inner
             .array
             .chunks_in_array_subset(&subset)
@@ -339,16 +342,34 @@ impl Pixels {
                 .relative_to(&start)
                 .map_err(|e| self.invalid(e))?
                 .to_ranges();
-            let mut view = out.slice_each_axis_mut(|ax| {
+            let view = out.slice_each_axis_mut(|ax| {
                 let r = &rel[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
             });
             // Straight from the decoded chunk: one copy per pixel, no intermediate array.
-            view.assign(&data.slice_each_axis(|ax| {
+            let part = data.slice_each_axis(|ax| {
                 let r = &in_data[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
-            }));
+            });
+            if part.shape() != view.shape() {
+                return Err(self.invalid(format!(
+                    "chunk part of shape {:?} for a region part of shape {:?}",
+                    part.shape(),
+                    view.shape()
+                )));
+            }
+            copy_rows(&part, view);
+            written += part.len() as u64;
         }
+        if written != region.len() {
+            return Err(self.invalid(format!(
+                "the chunks cover {written} of the {} elements of the region",
+                region.len()
+            )));
+        }
+        // SAFETY: every element was written: the parts come from distinct chunks, so they
+        // are disjoint, and their sizes add up to the region's.
+        let out = unsafe { out.assume_init() };
         Ok(self.to_5d(out, region))
     }
 
@@ -433,6 +454,28 @@ impl Pixels {
                 location: self.inner.store.location().to_string(),
                 key,
                 reason,
+            }
+        }
+    }
+}
+
+/// Copy `src` into `dst` (same shape) a row at a time: a memcpy per row when both rows are
+/// contiguous, which an element-wise `assign` over dynamic dimensions is not.
+fn copy_rows<T: Copy>(
+    src: &ndarray::ArrayViewD<'_, T>,
+    mut dst: ndarray::ArrayViewMutD<'_, std::mem::MaybeUninit<T>>,
+) {
+    for (mut d, s) in dst.rows_mut().into_iter().zip(src.rows()) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) => {
+                for (d, &s) in d.iter_mut().zip(s) {
+                    d.write(s);
+                }
+            }
+            _ => {
+                for (d, &s) in d.iter_mut().zip(s.iter()) {
+                    d.write(s);
+                }
             }
         }
     }

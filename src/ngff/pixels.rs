@@ -347,6 +347,7 @@ impl Pixels {
                 Slice::from(r.start as usize..r.end as usize)
             });
             // Straight from the decoded chunk: one copy per pixel, no intermediate array.
+            let data = data.view().map_err(|e| self.invalid(e))?;
             let part = data.slice_each_axis(|ax| {
                 let r = &in_data[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
@@ -377,7 +378,7 @@ impl Pixels {
         &self,
         idx: &[u64],
         subset: &ArraySubset,
-    ) -> Result<(ArraySubset, ArrayD<T>, Vec<Range<u64>>)> {
+    ) -> Result<(ArraySubset, Decoded<T>, Vec<Range<u64>>)> {
         let array = &self.inner.array;
         let chunk = array
             .chunk_subset_bounded(idx)
@@ -394,14 +395,25 @@ impl Pixels {
                 .await
                 .map_err(|e| self.chunk_error(idx, e))?;
             let whole = part.shape().iter().map(|&n| 0..n as u64).collect();
-            (part, whole)
+            (Decoded::Array(part), whole)
         } else {
             // A compressed chunk is fetched whole anyway; asking for a part would cost a HEAD
             // and a ranged GET (two round trips) for every edge chunk.
-            let full = array
-                .async_retrieve_chunk::<ArrayD<T>>(idx)
+            // The decoded bytes are kept as they are: turning them into an ndarray would
+            // zero-fill a new buffer and copy every byte into it, only for the caller to copy
+            // them once more into the output.
+            let bytes = array
+                .async_retrieve_chunk::<zarrs::array::ArrayBytes<'static>>(idx)
                 .await
                 .map_err(|e| self.chunk_error(idx, e))?;
+            let shape = array
+                .chunk_shape(idx)
+                .map_err(|e| self.invalid(e))?
+                .iter()
+                .map(|n| n.get() as usize)
+                .collect();
+            let bytes = bytes.into_fixed().map_err(|e| self.invalid(e))?;
+            let full = Decoded::Bytes { bytes, shape };
             // Cut by the caller while copying into the output (no copy of the part here).
             (full, in_chunk.to_ranges())
         };
@@ -454,6 +466,60 @@ impl Pixels {
                 location: self.inner.store.location().to_string(),
                 key,
                 reason,
+            }
+        }
+    }
+}
+
+/// A decoded chunk: an array, or zarrs' fixed-size bytes (native byte order, C order) and
+/// the chunk's shape.
+enum Decoded<T> {
+    Array(ArrayD<T>),
+    Bytes {
+        bytes: std::borrow::Cow<'static, [u8]>,
+        shape: Vec<usize>,
+    },
+}
+
+impl<T: Element> Decoded<T> {
+    /// The chunk as elements of `T`, without copying when the bytes are aligned for `T`.
+    fn view(&self) -> std::result::Result<ndarray::CowArray<'_, T, IxDyn>, String> {
+        match self {
+            Decoded::Array(a) => Ok(a.view().into()),
+            Decoded::Bytes { bytes, shape } => {
+                let n: usize = shape.iter().product();
+                let size = std::mem::size_of::<T>();
+                if bytes.len() != n * size {
+                    return Err(format!(
+                        "decoded chunk of {} bytes for {n} elements of {} bytes",
+                        bytes.len(),
+                        size
+                    ));
+                }
+                // SAFETY: `Element` is implemented only for the plain integer and float types
+                // of `DType` (its `wrap` needs an `AnyArray` variant), for which every bit
+                // pattern is a valid value, and zarrs decodes to native byte order.
+                let (head, elements, tail) = unsafe { bytes.align_to::<T>() };
+                if head.is_empty() && tail.is_empty() {
+                    return ndarray::ArrayViewD::from_shape(IxDyn(shape), elements)
+                        .map(Into::into)
+                        .map_err(|e| e.to_string());
+                }
+                // Unaligned bytes (allocators align, so this is rare): copy them out.
+                let mut v: Vec<T> = Vec::with_capacity(n);
+                // SAFETY: `v` has room for `n` elements, `n * size` bytes, which `bytes` holds
+                // (checked above); any bit pattern is a valid `T` (see above).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        v.as_mut_ptr().cast::<u8>(),
+                        n * size,
+                    );
+                    v.set_len(n);
+                }
+                ArrayD::from_shape_vec(IxDyn(shape), v)
+                    .map(Into::into)
+                    .map_err(|e| e.to_string())
             }
         }
     }

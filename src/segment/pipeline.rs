@@ -49,7 +49,8 @@ pub struct SegmentTask {
     pub table_out: Option<PathBuf>,
     /// CPU threads (all cores when `None`).
     pub threads: Option<usize>,
-    /// Planes read ahead of the CPU work (memory is bounded by this many planes).
+    /// Planes read ahead of the CPU work (memory is bounded by this many planes). By default
+    /// `4 x threads + concurrency`, cut to 64 MiB of planes (at least `2 x threads + 1`).
     pub window: Option<usize>,
 }
 

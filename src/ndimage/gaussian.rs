@@ -165,6 +165,34 @@ fn correlate_line(ext: &[f64], w: &[f64], r: usize, out: &mut [f64]) {
     }
 }
 
+/// One output line for a radius known at compile time: `left[k]` holds the samples at offset
+/// `-(R - k)`, `right[k]` those at `+(R - k)` (rows for the outer-axis pass, shifted views of
+/// the extended line for the last axis). Per sample: centre * w[R], then
+/// `+= (left + right) * w[R - j]` for j = R down to 1, the order of [`correlate_line`] and of
+/// scipy; the taps stay in registers instead of a pass over the line per tap.
+#[inline(always)]
+fn correlate_rows_fixed<const R: usize>(
+    center_row: &[f64],
+    left: [&[f64]; R],
+    right: [&[f64]; R],
+    w: &[f64],
+    out: &mut [f64],
+) {
+    let n = out.len();
+    let center_row = &center_row[..n];
+    let left = left.map(|l| &l[..n]);
+    let right = right.map(|r| &r[..n]);
+    let center = w[R];
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut acc = center_row[k] * center;
+        for j in 0..R {
+            // j = 0 is offset R (the outermost tap), as the generic loop starts there.
+            acc += (left[j][k] + right[j][k]) * w[j];
+        }
+        *o = acc;
+    }
+}
+
 /// `scipy.ndimage.gaussian_filter(input, sigma)`: same type out as in, every pass stored in
 /// that type.
 ///
@@ -197,7 +225,25 @@ where
     S: Data<Elem = T>,
     D: Dimension,
 {
-    let ndim = input.ndim();
+    let sigmas = checked_sigmas(input.ndim(), opts)?;
+    let mut out = input.to_owned();
+    filter_all_axes(&mut out, &sigmas, opts);
+    Ok(out)
+}
+
+/// [`gaussian_filter_with`] over an array the caller owns, smoothed where it is: no copy of
+/// the input and no new buffer of its size, for pipelines that no longer need the raw pixels.
+pub fn gaussian_filter_in_place<T, D>(a: &mut Array<T, D>, opts: &GaussianOptions) -> Result<()>
+where
+    T: Element,
+    D: Dimension,
+{
+    let sigmas = checked_sigmas(a.ndim(), opts)?;
+    filter_all_axes(a, &sigmas, opts);
+    Ok(())
+}
+
+fn checked_sigmas(ndim: usize, opts: &GaussianOptions) -> Result<Vec<f64>> {
     let sigmas: Vec<f64> = match opts.sigma.len() {
         1 => vec![opts.sigma[0]; ndim],
         n if n == ndim => opts.sigma.clone(),
@@ -213,7 +259,14 @@ where
             opts.truncate
         )));
     }
-    let mut out = input.to_owned();
+    Ok(sigmas)
+}
+
+fn filter_all_axes<T: Element, D: Dimension>(
+    out: &mut Array<T, D>,
+    sigmas: &[f64],
+    opts: &GaussianOptions,
+) {
     for (axis, &sigma) in sigmas.iter().enumerate() {
         // scipy skips axes whose sigma is (practically) zero.
         if sigma <= 1e-15 {
@@ -221,9 +274,8 @@ where
         }
         let radius = kernel_radius(sigma, opts.truncate);
         let weights = gaussian_kernel1d(sigma, radius);
-        filter_axis(&mut out, Axis(axis), &weights, radius, opts.mode);
+        filter_axis(out, Axis(axis), &weights, radius, opts.mode);
     }
-    Ok(out)
 }
 
 /// One separable pass along `axis`, in place, stored back into `T`.
@@ -299,10 +351,15 @@ fn filter_axis_impl<T: Element, D: Dimension>(
             for k in (0..r).chain(r + n..n + 2 * r) {
                 ext[k] = src[k].map_or(cval, |i| chunk[i].to_f64());
             }
-            correlate_line(&ext, w, r, &mut line);
-            for (dst, v) in chunk.iter_mut().zip(&line) {
-                *dst = T::from_f64_cast(*v);
+            if r == 4 {
+                // sigma 1 (the tutorial's): the row kernel over shifted views of the line.
+                let left: [&[f64]; 4] = std::array::from_fn(|k| &ext[k..k + n]);
+                let right: [&[f64]; 4] = std::array::from_fn(|k| &ext[2 * 4 - k..2 * 4 - k + n]);
+                correlate_rows_fixed::<4>(&ext[4..4 + n], left, right, w, &mut line);
+            } else {
+                correlate_line(&ext, w, r, &mut line);
             }
+            T::cast_from_f64_slice(&line, chunk);
         }
         return;
     }
@@ -362,18 +419,24 @@ fn filter_axis_impl<T: Element, D: Dimension>(
                     }
                 }
             };
-            for (o, &x) in acc.iter_mut().zip(row(i + r)) {
-                *o = x * center;
-            }
-            for j in (1..=r).rev() {
-                let wj = w[r - j];
-                for ((o, &p), &q) in acc.iter_mut().zip(row(i + r - j)).zip(row(i + r + j)) {
-                    *o += (p + q) * wj;
+            if r == 4 {
+                // sigma 1: every sample sums its nine rows in registers, in the same order
+                // as the generic loop below (centre, then j = r down to 1).
+                let left: [&[f64]; 4] = std::array::from_fn(|k| row(i + r - 4 + k));
+                let right: [&[f64]; 4] = std::array::from_fn(|k| row(i + r + 4 - k));
+                correlate_rows_fixed::<4>(row(i + r), left, right, w, &mut acc);
+            } else {
+                for (o, &x) in acc.iter_mut().zip(row(i + r)) {
+                    *o = x * center;
+                }
+                for j in (1..=r).rev() {
+                    let wj = w[r - j];
+                    for ((o, &p), &q) in acc.iter_mut().zip(row(i + r - j)).zip(row(i + r + j)) {
+                        *o += (p + q) * wj;
+                    }
                 }
             }
-            for (dst, v) in chunk[i * inner..(i + 1) * inner].iter_mut().zip(&acc) {
-                *dst = T::from_f64_cast(*v);
-            }
+            T::cast_from_f64_slice(&acc, &mut chunk[i * inner..(i + 1) * inner]);
         }
     }
 }

@@ -107,7 +107,15 @@ where
     let mut prov = vec![0u32; len];
     let mut parent: Vec<u32> = vec![0];
     if nd == 2 {
-        label_pass_2d(flat, dims[1], connectivity, &mut prov, &mut parent);
+        label_pass_2d(
+            len,
+            dims[1],
+            |i| flat[i],
+            |r| flat[r].iter().any(|&b| b),
+            connectivity,
+            &mut prov,
+            &mut parent,
+        );
     } else {
         label_pass_nd(flat, &dims, &offsets, &deltas, &mut prov, &mut parent);
     }
@@ -147,10 +155,250 @@ fn merge(parent: &mut [u32], current: u32, l: u32) -> u32 {
     }
 }
 
-/// First pass for 2-D: neighbours above and to the left, read from flat indices.
+/// Buffers for labelling one 2-D plane after another without allocating (and faulting in)
+/// plane-sized memory each time: keep one per worker thread.
+#[derive(Debug, Default)]
+pub struct LabelScratch {
+    /// Provisional label of every pixel of the last plane.
+    prov: Vec<u32>,
+    /// Union-find forest over the provisional labels (0 is the background).
+    parent: Vec<u32>,
+}
+
+/// Label the pixels of a 2-D `plane` (row-major, `width` columns) that are strictly above
+/// `threshold` (compared in f64, as numpy compares an integer array with a float), without
+/// building the boolean mask. Returns the number of objects, the same as
+/// `label(&above(plane, threshold), connectivity).1`; the labels themselves can then be
+/// written with [`LabelScratch::write_labels`].
+pub fn label_above_2d<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) -> usize {
+    let len = plane.len();
+    // Every pixel of `prov` is written by the pass (0 for the background), so stale values
+    // from the previous plane never leak and the buffer needs no clearing.
+    scratch.prov.resize(len, 0);
+    scratch.parent.clear();
+    scratch.parent.push(0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { label_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
+            return count_roots(&scratch.parent);
+        }
+    }
+    label_above_pass(plane, width, threshold, connectivity, scratch);
+    count_roots(&scratch.parent)
+}
+
+/// Union always hangs the larger root under the smaller, so the objects are the roots.
+fn count_roots(parent: &[u32]) -> usize {
+    (1..parent.len())
+        .filter(|&p| parent[p] as usize == p)
+        .count()
+}
+
+/// [`label_above_pass`] compiled with AVX2 (wider compares for the background blocks; the
+/// labels are the same).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn label_above_pass_avx2<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    label_above_pass(plane, width, threshold, connectivity, scratch);
+}
+
+#[inline(always)]
+fn label_above_pass<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    match above_rule::<T>(threshold) {
+        Ok(t) => label_pass_by(plane, width, move |v: T| v > t, connectivity, scratch),
+        Err(thr) => label_pass_by(
+            plane,
+            width,
+            move |v: T| v.to_f64() > thr,
+            connectivity,
+            scratch,
+        ),
+    }
+}
+
+#[inline(always)]
+fn label_pass_by<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    above: impl Fn(T) -> bool + Copy,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    let len = plane.len();
+    label_pass_2d(
+        len,
+        width,
+        |i| above(plane[i]),
+        // `|` rather than `any`, so the block is compared without early exits (vectorised).
+        |r| plane[r].iter().fold(false, |acc, &v| acc | above(v)),
+        connectivity,
+        &mut scratch.prov[..len],
+        &mut scratch.parent,
+    );
+}
+
+/// `v.to_f64() > threshold` as a compare in `T` when that is exact: for integer types it is
+/// `v > floor(threshold)` (`Ok`), which compares 16 u16 per AVX2 instruction instead of 4
+/// f64. Otherwise the f64 compare (`Err`), with a threshold below or above every value of `T`
+/// replaced by -inf or +inf (same outcome for every pixel).
+fn above_rule<T: crate::ngff::Element>(threshold: f64) -> Result<T, f64> {
+    use crate::ngff::DType;
+    if matches!(T::DTYPE, DType::F32 | DType::F64) || threshold.is_nan() {
+        return Err(threshold);
+    }
+    let f = threshold.floor();
+    let t = T::from_f64_cast(f);
+    let back = t.to_f64();
+    if back == f {
+        Ok(t)
+    } else if f < back {
+        // Below the type's minimum (the cast saturated up): every pixel is above.
+        Err(f64::NEG_INFINITY)
+    } else {
+        Err(f64::INFINITY)
+    }
+}
+
+/// [`label_above_2d`] when only the number of objects is wanted: the same count, with two
+/// rows of provisional labels instead of a plane of them (nothing plane-sized is written).
+/// [`LabelScratch::write_labels`] is not meaningful after it.
+pub fn count_above_2d<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) -> usize {
+    scratch.parent.clear();
+    scratch.parent.push(0);
+    if width == 0 {
+        return 0;
+    }
+    scratch.prov.resize(2 * width, 0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { count_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
+            return count_roots(&scratch.parent);
+        }
+    }
+    count_above_pass(plane, width, threshold, connectivity, scratch);
+    count_roots(&scratch.parent)
+}
+
+/// [`count_above_pass`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_above_pass_avx2<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    count_above_pass(plane, width, threshold, connectivity, scratch);
+}
+
+#[inline(always)]
+fn count_above_pass<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    match above_rule::<T>(threshold) {
+        Ok(t) => count_pass_by(plane, width, move |v: T| v > t, connectivity, scratch),
+        Err(thr) => count_pass_by(
+            plane,
+            width,
+            move |v: T| v.to_f64() > thr,
+            connectivity,
+            scratch,
+        ),
+    }
+}
+
+#[inline(always)]
+fn count_pass_by<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    above: impl Fn(T) -> bool + Copy,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+) {
+    let full = connectivity == Connectivity::Full;
+    let (a, b) = scratch.prov.split_at_mut(width);
+    for (y, row) in plane.chunks_exact(width).enumerate() {
+        // The two halves take turns as this row and the row above.
+        let (prev, cur) = if y % 2 == 0 {
+            (&*b, &mut *a)
+        } else {
+            (&*a, &mut *b)
+        };
+        label_row(
+            |x| above(row[x]),
+            |r| row[r].iter().fold(false, |acc, &v| acc | above(v)),
+            (y > 0).then_some(prev),
+            cur,
+            full,
+            &mut scratch.parent,
+        );
+    }
+}
+
+impl LabelScratch {
+    /// The final labels of the last [`label_above_2d`] call, numbered like scipy (raster order
+    /// of each object's first pixel), into `out` (one entry per pixel of that plane).
+    pub fn write_labels(&mut self, out: &mut [i32]) {
+        let LabelScratch { prov, parent } = self;
+        let mut final_of = vec![0i32; parent.len()];
+        let mut count = 0i32;
+        for (o, &p) in out.iter_mut().zip(prov.iter()) {
+            *o = if p == 0 {
+                0
+            } else {
+                let root = find(parent, p) as usize;
+                if final_of[root] == 0 {
+                    count += 1;
+                    final_of[root] = count;
+                }
+                final_of[root]
+            };
+        }
+    }
+}
+
+/// First pass for 2-D: neighbours above and to the left. `on(i)` says whether flat pixel `i`
+/// is foreground and `any_on(a..b)` whether any of `a..b` is; every `prov[i]` is written (0 for
+/// the background).
+#[inline(always)]
 fn label_pass_2d(
-    flat: &[bool],
+    len: usize,
     w: usize,
+    on: impl Fn(usize) -> bool,
+    any_on: impl Fn(std::ops::Range<usize>) -> bool,
     connectivity: Connectivity,
     prov: &mut [u32],
     parent: &mut Vec<u32>,
@@ -159,30 +407,69 @@ fn label_pass_2d(
         return;
     }
     let full = connectivity == Connectivity::Full;
-    for (i, &on) in flat.iter().enumerate() {
-        if !on {
+    for y in 0..len / w {
+        let (before, rest) = prov.split_at_mut(y * w);
+        let prev = y.checked_sub(1).map(|p| &before[p * w..]);
+        let base = y * w;
+        label_row(
+            |x| on(base + x),
+            |r| any_on(base + r.start..base + r.end),
+            prev,
+            &mut rest[..w],
+            full,
+            parent,
+        );
+    }
+}
+
+/// The first pass over one row, in raster order: `prev` holds the provisional labels of the
+/// row above (none for the first row), `cur` receives this row's (0 for the background).
+/// Runs of background (most of a plane) are recognised a block at a time with `any_on`, which
+/// vectorises; the per-pixel work is left to blocks that hold foreground.
+#[inline(always)]
+fn label_row(
+    on: impl Fn(usize) -> bool,
+    any_on: impl Fn(std::ops::Range<usize>) -> bool,
+    prev: Option<&[u32]>,
+    cur: &mut [u32],
+    full: bool,
+    parent: &mut Vec<u32>,
+) {
+    const BLOCK: usize = 32;
+    let w = cur.len();
+    let mut block_start = 0;
+    while block_start < w {
+        let block_end = (block_start + BLOCK).min(w);
+        if !any_on(block_start..block_end) {
+            cur[block_start..block_end].fill(0);
+            block_start = block_end;
             continue;
         }
-        let x = i % w;
-        let mut current = 0u32;
-        if i >= w {
-            let up = i - w;
-            if full && x > 0 {
-                current = merge(parent, current, prov[up - 1]);
+        for x in block_start..block_end {
+            if !on(x) {
+                cur[x] = 0;
+                continue;
             }
-            current = merge(parent, current, prov[up]);
-            if full && x + 1 < w {
-                current = merge(parent, current, prov[up + 1]);
+            let mut current = 0u32;
+            if let Some(up) = prev {
+                if full && x > 0 {
+                    current = merge(parent, current, up[x - 1]);
+                }
+                current = merge(parent, current, up[x]);
+                if full && x + 1 < w {
+                    current = merge(parent, current, up[x + 1]);
+                }
             }
+            if x > 0 {
+                current = merge(parent, current, cur[x - 1]);
+            }
+            if current == 0 {
+                current = parent.len() as u32;
+                parent.push(current);
+            }
+            cur[x] = current;
         }
-        if x > 0 {
-            current = merge(parent, current, prov[i - 1]);
-        }
-        if current == 0 {
-            current = parent.len() as u32;
-            parent.push(current);
-        }
-        prov[i] = current;
+        block_start = block_end;
     }
 }
 
@@ -260,6 +547,28 @@ mod tests {
         m[(1, 0, 0)] = true;
         assert_eq!(label(&m, Connectivity::Face).1, 2);
         assert_eq!(label(&m, Connectivity::Full).1, 1);
+    }
+
+    #[test]
+    fn labelling_above_a_threshold_equals_label_of_the_mask() {
+        // A pseudo-random plane with objects of every shape, wider than a block.
+        let mut seed = 12345u32;
+        let plane = ndarray::Array2::from_shape_fn((37, 71), |_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 16) % 1000) as u16
+        });
+        let flat = plane.as_slice().unwrap();
+        let mut scratch = LabelScratch::default();
+        for thr in [-1e9, -0.5, 0.0, 499.5, 700.0, 900.0, 2000.0, 1e12, f64::NAN] {
+            for conn in [Connectivity::Face, Connectivity::Full] {
+                let (want, n) = label(&plane.mapv(|v| f64::from(v) > thr), conn);
+                assert_eq!(label_above_2d(flat, 71, thr, conn, &mut scratch), n);
+                let mut got = vec![0i32; flat.len()];
+                scratch.write_labels(&mut got);
+                assert_eq!(got, want.into_raw_vec_and_offset().0);
+                assert_eq!(count_above_2d(flat, 71, thr, conn, &mut scratch), n);
+            }
+        }
     }
 
     #[test]

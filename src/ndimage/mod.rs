@@ -19,9 +19,9 @@ mod threshold;
 pub mod vigra;
 
 pub use gaussian::{
-    gaussian_filter, gaussian_filter_with, gaussian_kernel1d, kernel_radius, BorderMode,
-    GaussianOptions,
+    gaussian_filter, gaussian_filter_in_place, gaussian_filter_with, gaussian_kernel1d,
+    kernel_radius, BorderMode, GaussianOptions,
 };
-pub use label::{label, Connectivity};
+pub use label::{count_above_2d, label, label_above_2d, Connectivity, LabelScratch};
 pub use measure::{regionprops, RegionProps};
 pub use threshold::{above, max, otsu, Threshold};

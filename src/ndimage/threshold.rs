@@ -18,10 +18,61 @@ pub enum Threshold {
 
 /// Largest value as f64 (NaNs ignored); `None` when empty.
 pub fn max<T: Element, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>) -> Option<f64> {
+    if let Some(s) = a.as_slice_memory_order() {
+        return max_slice(s);
+    }
     a.iter()
         .map(|v| v.to_f64())
         .filter(|v| !v.is_nan())
         .reduce(f64::max)
+}
+
+/// [`max`] of contiguous data: compared in the native type (which vectorises for integers)
+/// and converted once; exact, as `to_f64` is exact and keeps the order.
+fn max_slice<T: Element>(s: &[T]) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { max_slice_avx2(s) };
+        }
+    }
+    max_slice_impl(s)
+}
+
+/// [`max_slice_impl`] with AVX2, which has the unsigned 16-bit max that SSE2 lacks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn max_slice_avx2<T: Element>(s: &[T]) -> Option<f64> {
+    max_slice_impl(s)
+}
+
+#[inline(always)]
+fn max_slice_impl<T: Element>(s: &[T]) -> Option<f64> {
+    // Start from the first value that is not NaN (`v == v`), so NaNs never win a compare.
+    #[allow(clippy::eq_op)]
+    let first = s.iter().position(|v| v == v)?;
+    // Sixteen independent maxima: the compiler turns the inner loop into vector max
+    // instructions, which a single running maximum (a serial dependency) does not get.
+    const LANES: usize = 16;
+    let rest = &s[first..];
+    let mut lanes = [rest[0]; LANES];
+    let blocks = rest.chunks_exact(LANES);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (m, &v) in lanes.iter_mut().zip(block) {
+            if v > *m {
+                *m = v;
+            }
+        }
+    }
+    let mut best = rest[0];
+    for &v in lanes.iter().chain(tail) {
+        if v > best {
+            best = v;
+        }
+    }
+    Some(best.to_f64())
 }
 
 impl Threshold {

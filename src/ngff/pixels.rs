@@ -302,10 +302,13 @@ impl Pixels {
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let out_shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
-        let mut out = ArrayD::<T>::default(IxDyn(&out_shape));
         if region.is_empty() {
-            return Ok(self.to_5d(out, region));
+            return Ok(self.to_5d(ArrayD::<T>::default(IxDyn(&out_shape)), region));
         }
+        // Not zero-filled first: the chunk parts below tile the region, and coverage is
+        // checked before the buffer is used (a full-size plane is 9 MB of memset otherwise).
+        let mut out = ArrayD::<T>::uninit(IxDyn(&out_shape));
+        let mut written = 0u64;
         let chunks = inner
             .array
             .chunks_in_array_subset(&subset)
@@ -334,17 +337,40 @@ impl Pixels {
             }
         });
         let mut parts = futures::stream::iter(jobs).buffer_unordered(inner.store.concurrency());
-        while let Some((overlap, data)) = parts.try_next().await? {
+        while let Some((overlap, data, in_data)) = parts.try_next().await? {
             let rel = overlap
                 .relative_to(&start)
                 .map_err(|e| self.invalid(e))?
                 .to_ranges();
-            let mut view = out.slice_each_axis_mut(|ax| {
+            let view = out.slice_each_axis_mut(|ax| {
                 let r = &rel[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
             });
-            view.assign(&data);
+            // Straight from the decoded chunk: one copy per pixel, no intermediate array.
+            let data = data.view().map_err(|e| self.invalid(e))?;
+            let part = data.slice_each_axis(|ax| {
+                let r = &in_data[ax.axis.index()];
+                Slice::from(r.start as usize..r.end as usize)
+            });
+            if part.shape() != view.shape() {
+                return Err(self.invalid(format!(
+                    "chunk part of shape {:?} for a region part of shape {:?}",
+                    part.shape(),
+                    view.shape()
+                )));
+            }
+            copy_rows(&part, view);
+            written += part.len() as u64;
         }
+        if written != region.len() {
+            return Err(self.invalid(format!(
+                "the chunks cover {written} of the {} elements of the region",
+                region.len()
+            )));
+        }
+        // SAFETY: every element was written: the parts come from distinct chunks, so they
+        // are disjoint, and their sizes add up to the region's.
+        let out = unsafe { out.assume_init() };
         Ok(self.to_5d(out, region))
     }
 
@@ -352,7 +378,7 @@ impl Pixels {
         &self,
         idx: &[u64],
         subset: &ArraySubset,
-    ) -> Result<(ArraySubset, ArrayD<T>)> {
+    ) -> Result<(ArraySubset, Decoded<T>, Vec<Range<u64>>)> {
         let array = &self.inner.array;
         let chunk = array
             .chunk_subset_bounded(idx)
@@ -361,27 +387,37 @@ impl Pixels {
         let in_chunk = overlap
             .relative_to(chunk.start())
             .map_err(|e| self.invalid(e))?;
-        let data = if self.inner.sharded {
+        // The data and the part of it that lies in the request (all of it for a shard).
+        let (data, in_data) = if self.inner.sharded {
             // Shards are read partially: only the inner chunks that overlap are fetched.
-            array
+            let part = array
                 .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
                 .await
-                .map_err(|e| self.chunk_error(idx, e))?
+                .map_err(|e| self.chunk_error(idx, e))?;
+            let whole = part.shape().iter().map(|&n| 0..n as u64).collect();
+            (Decoded::Array(part), whole)
         } else {
             // A compressed chunk is fetched whole anyway; asking for a part would cost a HEAD
             // and a ranged GET (two round trips) for every edge chunk.
-            let full = array
-                .async_retrieve_chunk::<ArrayD<T>>(idx)
+            // The decoded bytes are kept as they are: turning them into an ndarray would
+            // zero-fill a new buffer and copy every byte into it, only for the caller to copy
+            // them once more into the output.
+            let bytes = array
+                .async_retrieve_chunk::<zarrs::array::ArrayBytes<'static>>(idx)
                 .await
                 .map_err(|e| self.chunk_error(idx, e))?;
-            let ranges = in_chunk.to_ranges();
-            full.slice_each_axis(|ax| {
-                let r = &ranges[ax.axis.index()];
-                Slice::from(r.start as usize..r.end as usize)
-            })
-            .to_owned()
+            let shape = array
+                .chunk_shape(idx)
+                .map_err(|e| self.invalid(e))?
+                .iter()
+                .map(|n| n.get() as usize)
+                .collect();
+            let bytes = bytes.into_fixed().map_err(|e| self.invalid(e))?;
+            let full = Decoded::Bytes { bytes, shape };
+            // Cut by the caller while copying into the output (no copy of the part here).
+            (full, in_chunk.to_ranges())
         };
-        Ok((overlap, data))
+        Ok((overlap, data, in_data))
     }
 
     /// Stored order -> (t, c, z, y, x), inserting size-1 axes for absent ones.
@@ -430,6 +466,82 @@ impl Pixels {
                 location: self.inner.store.location().to_string(),
                 key,
                 reason,
+            }
+        }
+    }
+}
+
+/// A decoded chunk: an array, or zarrs' fixed-size bytes (native byte order, C order) and
+/// the chunk's shape.
+enum Decoded<T> {
+    Array(ArrayD<T>),
+    Bytes {
+        bytes: std::borrow::Cow<'static, [u8]>,
+        shape: Vec<usize>,
+    },
+}
+
+impl<T: Element> Decoded<T> {
+    /// The chunk as elements of `T`, without copying when the bytes are aligned for `T`.
+    fn view(&self) -> std::result::Result<ndarray::CowArray<'_, T, IxDyn>, String> {
+        match self {
+            Decoded::Array(a) => Ok(a.view().into()),
+            Decoded::Bytes { bytes, shape } => {
+                let n: usize = shape.iter().product();
+                let size = std::mem::size_of::<T>();
+                if bytes.len() != n * size {
+                    return Err(format!(
+                        "decoded chunk of {} bytes for {n} elements of {} bytes",
+                        bytes.len(),
+                        size
+                    ));
+                }
+                // SAFETY: `Element` is implemented only for the plain integer and float types
+                // of `DType` (its `wrap` needs an `AnyArray` variant), for which every bit
+                // pattern is a valid value, and zarrs decodes to native byte order.
+                let (head, elements, tail) = unsafe { bytes.align_to::<T>() };
+                if head.is_empty() && tail.is_empty() {
+                    return ndarray::ArrayViewD::from_shape(IxDyn(shape), elements)
+                        .map(Into::into)
+                        .map_err(|e| e.to_string());
+                }
+                // Unaligned bytes (allocators align, so this is rare): copy them out.
+                let mut v: Vec<T> = Vec::with_capacity(n);
+                // SAFETY: `v` has room for `n` elements, `n * size` bytes, which `bytes` holds
+                // (checked above); any bit pattern is a valid `T` (see above).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        v.as_mut_ptr().cast::<u8>(),
+                        n * size,
+                    );
+                    v.set_len(n);
+                }
+                ArrayD::from_shape_vec(IxDyn(shape), v)
+                    .map(Into::into)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Copy `src` into `dst` (same shape) a row at a time: a memcpy per row when both rows are
+/// contiguous, which an element-wise `assign` over dynamic dimensions is not.
+fn copy_rows<T: Copy>(
+    src: &ndarray::ArrayViewD<'_, T>,
+    mut dst: ndarray::ArrayViewMutD<'_, std::mem::MaybeUninit<T>>,
+) {
+    for (mut d, s) in dst.rows_mut().into_iter().zip(src.rows()) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) => {
+                for (d, &s) in d.iter_mut().zip(s) {
+                    d.write(s);
+                }
+            }
+            _ => {
+                for (d, &s) in d.iter_mut().zip(s.iter()) {
+                    d.write(s);
+                }
             }
         }
     }

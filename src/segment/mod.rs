@@ -16,8 +16,8 @@ use ndarray::{Array2, ArrayBase, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
 use crate::ndimage::{
-    above, gaussian_filter_with, label, regionprops, Connectivity, GaussianOptions, RegionProps,
-    Threshold,
+    count_above_2d, gaussian_filter_in_place, gaussian_filter_with, label_above_2d, regionprops,
+    Connectivity, GaussianOptions, LabelScratch, RegionProps, Threshold,
 };
 use crate::ngff::{AnyArray, Element};
 
@@ -110,9 +110,8 @@ pub fn segment<T: Element, S: Data<Elem = T>>(
         // A negative or non-finite sigma: smooth nothing rather than fail the whole run.
         Err(_) => plane.to_owned(),
     };
-    let threshold = params.threshold.value(&smoothed);
-    let mask = above(&smoothed, threshold);
-    let (labels, count) = label(&mask, params.connectivity);
+    let mut scratch = LabelScratch::default();
+    let (threshold, count, labels) = threshold_and_label(&smoothed, params, true, &mut scratch);
     let props = regionprops(&labels, plane);
     Segmentation {
         labels,
@@ -122,6 +121,116 @@ pub fn segment<T: Element, S: Data<Elem = T>>(
         threshold,
         props,
         image: None,
+    }
+}
+
+/// Threshold `smoothed` and label what is above: the threshold, the object count and, when
+/// `want_labels`, the label image (else an empty 0 x 0 array). Equal to
+/// `label(&above(&smoothed, thr), connectivity)` without the boolean mask, and without the
+/// plane-sized label image when only the count is wanted.
+fn threshold_and_label<T: Element>(
+    smoothed: &Array2<T>,
+    params: &SegmentParams,
+    want_labels: bool,
+    scratch: &mut LabelScratch,
+) -> (f64, usize, Array2<i32>) {
+    let threshold = params.threshold.value(smoothed);
+    let (h, w) = smoothed.dim();
+    let standard;
+    let flat = match smoothed.as_slice() {
+        Some(s) => s,
+        None => {
+            standard = smoothed.as_standard_layout();
+            match standard.as_slice() {
+                Some(s) => s,
+                None => unreachable!("standard layout is contiguous"),
+            }
+        }
+    };
+    let count = if want_labels {
+        label_above_2d(flat, w, threshold, params.connectivity, scratch)
+    } else {
+        count_above_2d(flat, w, threshold, params.connectivity, scratch)
+    };
+    let labels = if want_labels {
+        let mut labels = Array2::<i32>::zeros((h, w));
+        match labels.as_slice_mut() {
+            Some(out) => scratch.write_labels(out),
+            None => unreachable!("a new array is contiguous"),
+        }
+        labels
+    } else {
+        Array2::zeros((0, 0))
+    };
+    (threshold, count, labels)
+}
+
+/// What a batch run needs from each plane beyond its object count.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Needs {
+    /// The label image (to write it).
+    pub labels: bool,
+    /// The measurements (for a table).
+    pub props: bool,
+}
+
+/// The recipe for a batch run, on a plane the run owns: smoothed in place when the raw
+/// pixels are not needed afterwards, labelled with a worker's reusable scratch, and only the
+/// outputs the run asked for (the label image is empty and the measurements are missing when
+/// not needed). The count and, when asked, labels and measurements equal [`segment`]'s.
+pub(crate) fn segment_owned<T: Element>(
+    mut plane: Array2<T>,
+    params: &SegmentParams,
+    needs: Needs,
+    scratch: &mut LabelScratch,
+) -> Segmentation {
+    let opts = GaussianOptions::new(params.sigma);
+    // Measurements read the raw intensities, so only then is a smoothed copy made.
+    let raw = if needs.props {
+        Some(plane.clone())
+    } else {
+        None
+    };
+    // A bad sigma smooths nothing rather than failing the run, as in `segment`.
+    let _ = gaussian_filter_in_place(&mut plane, &opts);
+    let (threshold, count, labels) =
+        threshold_and_label(&plane, params, needs.labels || needs.props, scratch);
+    let props = match &raw {
+        Some(raw) => regionprops(&labels, raw),
+        None => Vec::new(),
+    };
+    let labels = if needs.labels {
+        labels
+    } else {
+        Array2::zeros((0, 0))
+    };
+    Segmentation {
+        labels,
+        count,
+        plane: None,
+        name: String::new(),
+        threshold,
+        props,
+        image: None,
+    }
+}
+
+/// [`segment_owned`] for a plane whose type is known at run time.
+pub(crate) fn segment_any_owned(
+    plane: AnyArray<Ix2>,
+    params: &SegmentParams,
+    needs: Needs,
+    scratch: &mut LabelScratch,
+) -> Segmentation {
+    match plane {
+        AnyArray::U8(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::U16(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::U32(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::I8(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::I16(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::I32(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::F32(p) => segment_owned(p, params, needs, scratch),
+        AnyArray::F64(p) => segment_owned(p, params, needs, scratch),
     }
 }
 

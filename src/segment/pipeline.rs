@@ -16,11 +16,15 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::{Deserialize, Serialize};
 
 use super::table::TableWriter;
-use super::{segment_any, SegmentParams};
+use super::{segment_any_owned, Needs, SegmentParams};
+use crate::ndimage::LabelScratch;
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{DType, OmeZarr};
 use crate::store::StoreOptions;
 use crate::{Error, Result};
+
+/// Default read-ahead memory of a run (planes read but not yet segmented).
+const READ_AHEAD_BYTES: usize = 64 << 20;
 
 /// What to segment and where results go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,7 +49,8 @@ pub struct SegmentTask {
     pub table_out: Option<PathBuf>,
     /// CPU threads (all cores when `None`).
     pub threads: Option<usize>,
-    /// Planes read ahead of the CPU work (memory is bounded by this many planes).
+    /// Planes read ahead of the CPU work (memory is bounded by this many planes). By default
+    /// `4 x threads + concurrency`, cut to 64 MiB of planes (at least `2 x threads + 1`).
     pub window: Option<usize>,
 }
 
@@ -144,9 +149,14 @@ pub fn run_segment(
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
+    // Read-ahead keeps the network busy; for big planes it is also memory that is never
+    // reused while it waits (each plane freshly allocated and faulted in), so the default
+    // window holds at most READ_AHEAD_BYTES of planes, and always a few per thread.
+    let plane_bytes = (ny * nx * px.dtype().size()).max(1);
+    let by_memory = (READ_AHEAD_BYTES / plane_bytes).max(2 * threads + 1);
     let window = task
         .window
-        .unwrap_or(4 * threads + options.concurrency)
+        .unwrap_or((4 * threads + options.concurrency).min(by_memory))
         .max(1);
 
     let labels = match &task.labels_out {
@@ -194,6 +204,15 @@ pub fn run_segment(
 
     let (done_tx, done_rx) = mpsc::channel::<PlaneSummary>();
     let params = task.params;
+    let needs = Needs {
+        labels: labels.is_some(),
+        props: table.is_some(),
+    };
+    // Labelling scratch (a plane of u32 and the union-find forest) is reused from plane to
+    // plane: allocating it afresh costs a page fault per 4 KiB every plane, as the allocator
+    // hands big blocks back to the OS on free. At most one per pool thread exists; it is
+    // dropped with the run, so a notebook keeps nothing once the run is over.
+    let scratches: Mutex<Vec<LabelScratch>> = Mutex::new(Vec::new());
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     let mut planes = Vec::with_capacity(total.min(1 << 20));
     std::thread::scope(|scope| {
@@ -201,6 +220,7 @@ pub fn run_segment(
         let table = &table;
         let fatal = &fatal;
         let pool = &pool;
+        let scratches = &scratches;
         scope.spawn(move || {
             let mut rx = plane_rx;
             let incoming = std::iter::from_fn(move || rx.blocking_recv());
@@ -209,15 +229,26 @@ pub fn run_segment(
                     .par_bridge()
                     .for_each_with(done_tx, |done, ((t, c, z), plane)| {
                         let summary = match plane.and_then(|plane| {
-                            let seg = std::panic::catch_unwind(|| {
-                                segment_any(&plane, &params).at(t, c, z)
-                            })
-                            .map_err(|p| {
-                                Error::InvalidArgument(format!(
-                                    "segmenting panicked: {}",
-                                    crate::store::panic_message(p)
-                                ))
-                            })?;
+                            let mut scratch = scratches
+                                .lock()
+                                .ok()
+                                .and_then(|mut s| s.pop())
+                                .unwrap_or_default();
+                            let seg =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    segment_any_owned(plane, &params, needs, &mut scratch)
+                                        .at(t, c, z)
+                                }))
+                                .map_err(|p| {
+                                    Error::InvalidArgument(format!(
+                                        "segmenting panicked: {}",
+                                        crate::store::panic_message(p)
+                                    ))
+                                })?;
+                            // A scratch whose use panicked is dropped with it, not reused.
+                            if let Ok(mut s) = scratches.lock() {
+                                s.push(scratch);
+                            }
                             if let Some(w) = labels {
                                 w.write_plane(t, c, z, &seg.labels)?;
                             }

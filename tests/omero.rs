@@ -646,8 +646,8 @@ fn the_sample_catalogue_answers_like_a_server() {
     let ids: Vec<u64> = embryos.iter().map(|i| i.id()).collect();
     assert_eq!(ids, vec![1001, 1002, 1003]);
     for image in &embryos {
-        assert_eq!((image.size_t(), image.size_c(), image.size_z()), (1, 2, 8));
-        assert_eq!(image.pixels(0).unwrap().shape(), [1, 2, 8, 128, 128]);
+        assert_eq!((image.size_t(), image.size_c(), image.size_z()), (1, 2, 72));
+        assert_eq!(image.pixels(0).unwrap().shape(), [1, 2, 72, 80, 80]);
     }
     assert_ne!(
         embryos[0].pixels(0).unwrap().plane_f64(0, 0, 4).unwrap(),

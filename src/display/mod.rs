@@ -28,7 +28,7 @@ pub use colormap::{label_colour, Colormap};
 pub use picture::{auto_range, Gallery, Picture};
 pub use plot::{objects_per_plane_svg, PlaneCount};
 
-use crate::classify::Probabilities;
+use crate::classify::{Probabilities, Project};
 use crate::ngff::Pixels;
 use crate::segment::Segmentation;
 use crate::{Error, Result};
@@ -231,6 +231,69 @@ impl Show for Probabilities {
         format!(
             "probabilities (t, z, y, x, class) = ({t}, {z}, {y}, {x}, {c}), float32; classes: {}",
             names.join(", ")
+        )
+    }
+}
+
+impl Show for Project {
+    /// What the project holds: classes with their colours, the feature selection, the forests.
+    fn to_html(&self) -> Result<String> {
+        let classes: Vec<String> = self
+            .labels
+            .iter()
+            .map(|l| {
+                let [r, g, b] = l.color;
+                format!(
+                    "<span style=\"display:inline-block;width:10px;height:10px;background:rgb({r},{g},{b})\"></span> {}",
+                    html::escape(&l.name)
+                )
+            })
+            .collect();
+        let mut features = String::new();
+        for (f, row) in self.features.ids.iter().zip(&self.features.matrix) {
+            let scales: Vec<String> = row
+                .iter()
+                .zip(&self.features.scales)
+                .filter(|(on, _)| **on)
+                .map(|(_, s)| s.to_string())
+                .collect();
+            if !scales.is_empty() {
+                features.push_str(&format!("{f:?} ({})<br/>", scales.join(", ")));
+            }
+        }
+        let forests = match &self.classifier {
+            Some(c) => format!(
+                "{} forests, {} trees, {} feature columns",
+                c.forests.len(),
+                c.forests.iter().map(|f| f.trees.len()).sum::<usize>(),
+                c.n_features()
+            ),
+            None => "none (train one with <code>project.train(...)</code>)".into(),
+        };
+        Ok(format!(
+            "<table>{}{}{}{}{}</table>",
+            html::row(
+                "ilastik project",
+                &html::escape(&self.path.display().to_string())
+            ),
+            html::row("ilastik version", &html::escape(&self.ilastik_version)),
+            html::row("classes", &classes.join("<br/>")),
+            html::row("features (scales)", &features),
+            html::row("classifier", &forests),
+        ))
+    }
+    fn to_text(&self) -> String {
+        let names: Vec<&str> = self.labels.iter().map(|l| l.name.as_str()).collect();
+        format!(
+            "ilastik project {} ({}): classes {}; {} features; {}",
+            self.path.display(),
+            self.ilastik_version,
+            names.join(", "),
+            self.feature_names.len(),
+            match &self.classifier {
+                Some(c) => format!("{} forests", c.forests.len()),
+                None => "no classifier".into(),
+            }
         )
     }
 }

@@ -242,12 +242,13 @@ pub(crate) const SAMPLE_DATASET_IMAGES: [u64; 3] = [1001, 1002, 1003];
 
 /// The folder of the embedded sample's catalogue, written on first use:
 /// - image 4007801 (the IDR image the first tutorial reads, which the sample stands in for);
-/// - `embryos/`: images 1001 to 1003, small (1, 2, 8, 128, 128) stacks for the second tutorial,
-///   which classifies every image of a dataset.
+/// - `embryos/`: images 1001 to 1003, (1, 2, 72, 80, 80) stacks for the second tutorial, which
+///   classifies every image of a dataset (its project filters at scale 10 in 3-D, which needs
+///   more than 70 planes).
 ///
 /// Dataset 1 holds every image, dataset 2 the embryos.
 pub(crate) fn sample_catalogue() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v2");
+    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v4");
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
@@ -296,7 +297,7 @@ fn write_sample_catalogue(dir: &Path) -> Result<()> {
     )?;
     for id in SAMPLE_DATASET_IMAGES {
         let spec = SampleSpec {
-            shape: [1, 2, 8, 128, 128],
+            shape: [1, 2, 72, 80, 80],
             nuclei: 10,
             levels: 2,
             seed: id,

@@ -48,7 +48,7 @@ conn"""),
 md("""## Load the images
 Every image of the dataset, with its sizes."""),
 code("""let images = conn.dataset_images(dataset_id)?;
-images.table()"""),
+images"""),
 md("""## Load the model
 The trained project: its classes, its feature selection and its random forests."""),
 code("""let model = std::sync::Arc::new(Project::open(&model_path)?);

@@ -3,6 +3,7 @@
 //! Run: `cargo bench --bench classify [-- --z N --threads 1,2 --probs FILE]`;
 //! `bench/classify_bench.py` times vigra on the same stack (same integer formula).
 //!
+//! Running the built binary directly needs `OMEFLOW_BENCH=1` (or `--bench`).
 //! Prints one JSON line per thread count: {"threads", "seconds", "voxels_per_second", ...}.
 
 use std::time::Instant;
@@ -74,6 +75,13 @@ fn arg(name: &str) -> Option<String> {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
+    // and a full classification in a debug build would take many minutes there.
+    let direct = std::env::var_os("OMEFLOW_BENCH").is_some();
+    if !direct && !std::env::args().any(|a| a == "--bench") {
+        eprintln!("classify bench: run with `cargo bench --bench classify`; skipped");
+        return;
+    }
     let ilp = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/data/ilastik/pixel-class-133.ilp"

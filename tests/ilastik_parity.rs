@@ -260,6 +260,12 @@ fn reads_both_projects() {
     assert_eq!(counts, vec![13, 13, 13, 13, 12, 12, 12, 12]);
     assert_eq!(cls.n_features(), 122);
 
+    let shown = p.to_string();
+    assert!(
+        shown.contains("1.3.3post2") && shown.contains("8 forests, 100 trees"),
+        "{shown}"
+    );
+
     let q = Project::open(ilp14()).unwrap();
     assert!(q.ilastik_version.starts_with("1.4"));
     assert_eq!(q.features.n_features(2, true), 26);

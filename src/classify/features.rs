@@ -441,14 +441,42 @@ fn scale_features(
     fn on(k: &Kernel1D, active: bool) -> Option<&Kernel1D> {
         active.then_some(k)
     }
+    // vigra's axis order: x, y, z.
+    let axes: Vec<usize> = if dims == 3 { vec![2, 1, 0] } else { vec![2, 1] };
+    let unit = |a: usize, n: usize| {
+        let mut o = [0usize; 3];
+        o[a] = n;
+        o
+    };
+    // The derivative orders (z, y, x) this scale's features use.
+    let mut need: Vec<[usize; 3]> = Vec::new();
+    for &id in &plan.features {
+        match id {
+            FeatureId::LaplacianOfGaussian => need.extend(axes.iter().map(|&a| unit(a, 2))),
+            FeatureId::GaussianGradientMagnitude | FeatureId::StructureTensorEigenvalues => {
+                need.extend(axes.iter().map(|&a| unit(a, 1)))
+            }
+            FeatureId::HessianOfGaussianEigenvalues => {
+                for (pi, &p) in axes.iter().enumerate() {
+                    for &q in &axes[pi..] {
+                        let mut o = [0usize; 3];
+                        o[p] += 1;
+                        o[q] += 1;
+                        need.push(o);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     // Derivatives share partial passes: x with orders 0..2, then y, then z (vigra's order, so
     // every value is the one vigra's separate filters give).
-    let mut cache: HashMap<[usize; 3], Block> = HashMap::new();
+    let mut derivs: HashMap<[usize; 3], Block> = HashMap::new();
     let mut xs: HashMap<usize, Block> = HashMap::new();
     let mut ys: HashMap<[usize; 2], Block> = HashMap::new();
-    let mut deriv = |o: [usize; 3]| -> Result<Block> {
-        if let Some(b) = cache.get(&o) {
-            return Ok(b.clone());
+    for &o in &need {
+        if derivs.contains_key(&o) {
+            continue;
         }
         let x = match xs.entry(o[2]) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -457,19 +485,25 @@ fn scale_features(
                 e.insert(separable(pre, [None, None, Some(&plan.g[o[2]])], out)?)
             }
         };
-        let yk = [o[1], o[2]];
-        if let std::collections::hash_map::Entry::Vacant(e) = ys.entry(yk) {
-            let out = [x.range(0), r2[1].clone(), r2[2].clone()];
-            e.insert(separable(x, [None, Some(&plan.g[o[1]]), None], out)?);
-        }
-        let y = &ys[&yk];
+        let y = match ys.entry([o[1], o[2]]) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let out = [x.range(0), r2[1].clone(), r2[2].clone()];
+                e.insert(separable(x, [None, Some(&plan.g[o[1]]), None], out)?)
+            }
+        };
         let b = if active[0] {
             separable(y, [Some(&plan.g[o[0]]), None, None], r2.clone())?
         } else {
             crop(y, r2.clone())?
         };
-        cache.insert(o, b.clone());
-        Ok(b)
+        derivs.insert(o, b);
+    }
+    drop((xs, ys));
+    let deriv = |o: [usize; 3]| -> Result<&Block> {
+        derivs
+            .get(&o)
+            .ok_or_else(|| Error::Classify(format!("internal: derivative {o:?} missing")))
     };
     let cut = |b: &Block| -> Result<Vec<f32>> {
         let b = crop(b, block.clone())?;
@@ -479,21 +513,21 @@ fn scale_features(
         let b = separable(pre, [on(k, active[0]), Some(k), Some(k)], block.clone())?;
         Ok(b.data.into_raw_vec_and_offset().0)
     };
-    // vigra's axis order: x, y, z.
-    let axes: Vec<usize> = if dims == 3 { vec![2, 1, 0] } else { vec![2, 1] };
-    let unit = |a: usize, n: usize| {
-        let mut o = [0usize; 3];
-        o[a] = n;
-        o
+    let mut gs_cache: Option<Vec<f32>> = None;
+    let mut gs_once = || -> Result<Vec<f32>> {
+        if gs_cache.is_none() {
+            gs_cache = Some(smooth(&plan.gs)?);
+        }
+        Ok(gs_cache.clone().unwrap_or_default())
     };
     let mut res = Vec::new();
     for &id in &plan.features {
         let v = match id {
-            FeatureId::GaussianSmoothing => vec![smooth(&plan.gs)?],
+            FeatureId::GaussianSmoothing => vec![gs_once()?],
             FeatureId::LaplacianOfGaussian => {
                 let mut sum: Option<Vec<f32>> = None;
                 for &a in &axes {
-                    let d = cut(&deriv(unit(a, 2))?)?;
+                    let d = cut(deriv(unit(a, 2))?)?;
                     sum = Some(match sum {
                         None => d,
                         Some(mut s) => {
@@ -507,7 +541,7 @@ fn scale_features(
             FeatureId::GaussianGradientMagnitude => {
                 let gs: Vec<Vec<f32>> = axes
                     .iter()
-                    .map(|&a| cut(&deriv(unit(a, 1))?))
+                    .map(|&a| cut(deriv(unit(a, 1))?))
                     .collect::<Result<_>>()?;
                 let mut m = vec![0f32; gs[0].len()];
                 for (i, m) in m.iter_mut().enumerate() {
@@ -524,7 +558,7 @@ fn scale_features(
                     .dog
                     .as_ref()
                     .ok_or_else(|| Error::Classify("internal: no DoG kernel".into()))?;
-                let a = smooth(&plan.gs)?;
+                let a = gs_once()?;
                 let b = smooth(k)?;
                 vec![a.iter().zip(&b).map(|(a, b)| a - b).collect()]
             }
@@ -533,16 +567,21 @@ fn scale_features(
                     .outer
                     .as_ref()
                     .ok_or_else(|| Error::Classify("internal: no outer kernel".into()))?;
-                let gs: Vec<Vec<f32>> = axes
+                let gs: Vec<&[f32]> = axes
                     .iter()
-                    .map(|&a| Ok(deriv(unit(a, 1))?.data.into_raw_vec_and_offset().0))
+                    .map(|&a| {
+                        deriv(unit(a, 1))?
+                            .data
+                            .as_slice()
+                            .ok_or_else(|| Error::Classify("internal: layout".into()))
+                    })
                     .collect::<Result<_>>()?;
                 let n = gs.len();
                 let shape = [r2[0].len(), r2[1].len(), r2[2].len()];
                 let mut comps = Vec::new();
                 for p in 0..n {
                     for q in p..n {
-                        let prod: Vec<f32> = gs[p].iter().zip(&gs[q]).map(|(a, b)| a * b).collect();
+                        let prod: Vec<f32> = gs[p].iter().zip(gs[q]).map(|(a, b)| a * b).collect();
                         let b = Block {
                             origin: [r2[0].start, r2[1].start, r2[2].start],
                             full,
@@ -562,7 +601,7 @@ fn scale_features(
                         let mut o = [0usize; 3];
                         o[p] += 1;
                         o[q] += 1;
-                        comps.push(cut(&deriv(o)?)?);
+                        comps.push(cut(deriv(o)?)?);
                     }
                 }
                 eigen(&comps, axes.len())

@@ -10,11 +10,14 @@ use ndarray::{Array2, ArrayView2};
 
 /// Marks an internal node in [`Tree::leaf_slot`].
 const INTERNAL: u32 = u32::MAX;
-/// Rows walked through a tree together: independent walks overlap their memory latency.
-const LANES: usize = 8;
 /// vigra's node type ids.
 const VIGRA_THRESHOLD_NODE: i32 = 0;
 const VIGRA_LEAF_NODE: i32 = 0x4000_0000;
+
+/// Rows predicted together: they stay in cache while every tree walks them.
+const BATCH: usize = 256;
+/// Rows walked through a tree side by side.
+const LANES: usize = 8;
 
 /// A node, 16 bytes so a tree of ilastik's size stays in L1.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -130,34 +133,42 @@ impl Forest {
         check_columns(features.ncols(), self.n_features)?;
         let mut out = Array2::<f32>::zeros((features.nrows(), self.n_classes));
         let mut totals = vec![0f64; features.nrows()];
-        let rows: Vec<&[f32]> = rows_of(&features)?;
+        let x = rows_of(&features)?;
         if let Some(o) = out.as_slice_mut() {
-            self.accumulate(&rows, o, &mut totals);
+            self.accumulate(x, self.n_features, o, &mut totals);
             finish_rows(o, &totals, self.n_classes);
         }
         Ok(out)
     }
 
     /// Adds every tree's leaf values to `acc` (rows x classes) and their totals to `totals`,
-    /// trees in order for each row, as vigra does.
-    fn accumulate(&self, rows: &[&[f32]], acc: &mut [f32], totals: &mut [f64]) {
+    /// trees in order for each row, as vigra does. `x` holds the rows back to back, `nf` each.
+    fn accumulate(&self, x: &[f32], nf: usize, acc: &mut [f32], totals: &mut [f64]) {
         let c = self.n_classes;
+        let m = totals.len();
         for tree in &self.trees {
             let nodes = &tree.nodes[..];
-            for (g, chunk) in rows.chunks(LANES).enumerate() {
-                // Branch-free: leaves loop to themselves, so `depth` steps always end on one.
+            for g in (0..m).step_by(LANES) {
+                let lanes = LANES.min(m - g);
+                // LANES independent walks in registers overlap their memory latencies, and
+                // leaves loop to themselves, so `depth` steps always end on one without a
+                // branch per row.
                 let mut idx = [0u32; LANES];
+                let mut base = [0usize; LANES];
+                for (l, b) in base.iter_mut().enumerate() {
+                    *b = (g + l.min(lanes - 1)) * nf;
+                }
                 for _ in 0..tree.depth {
-                    for (i, x) in idx.iter_mut().zip(chunk) {
-                        let n = nodes[*i as usize];
+                    for l in 0..LANES {
+                        let n = nodes[idx[l] as usize];
                         // Right unless `x < t` (so NaN goes right, as in vigra).
-                        let go_left = x[n.feature as usize] < n.threshold;
-                        *i = n.children[(go_left as usize) ^ 1];
+                        let go_left = x[base[l] + n.feature as usize] < n.threshold;
+                        idx[l] = n.children[(go_left as usize) ^ 1];
                     }
                 }
-                for (l, &i) in idx.iter().take(chunk.len()).enumerate() {
+                for (l, &i) in idx.iter().take(lanes).enumerate() {
+                    let r = g + l;
                     let leaf = tree.leaf_slot[i as usize] as usize;
-                    let r = g * LANES + l;
                     let v = &tree.leaf_values[leaf * c..leaf * c + c];
                     for (a, &v) in acc[r * c..r * c + c].iter_mut().zip(v) {
                         *a += v;
@@ -188,13 +199,10 @@ fn check_columns(got: usize, want: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn rows_of<'a>(features: &'a ArrayView2<f32>) -> Result<Vec<&'a [f32]>, String> {
-    let n = features.ncols();
-    match features.as_slice() {
-        Some(s) if n > 0 => Ok(s.chunks(n).collect()),
-        Some(_) => Ok(vec![&[][..]; features.nrows()]),
-        None => Err("features must be a standard-layout (row-major) array".into()),
-    }
+fn rows_of<'a>(features: &'a ArrayView2<f32>) -> Result<&'a [f32], String> {
+    features
+        .as_slice()
+        .ok_or_else(|| "features must be a standard-layout (row-major) array".into())
 }
 
 fn convert_tree(
@@ -347,16 +355,16 @@ impl Classifier {
     /// Probabilities (rows x classes) for rows of `features` (rows x columns), on this thread.
     pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
         check_columns(features.ncols(), self.n_features())?;
-        let rows = rows_of(&features)?;
+        let x = rows_of(&features)?;
+        let (n, nf) = features.dim();
         let c = self.n_classes();
-        let mut out = Array2::<f32>::zeros((rows.len(), c));
+        let mut out = Array2::<f32>::zeros((n, c));
         if let Some(o) = out.as_slice_mut() {
             // Rows in batches that stay in cache while every tree walks them.
-            const BATCH: usize = 256;
             let mut acc = vec![0f32; BATCH * c];
             let mut totals = vec![0f64; BATCH];
-            for (chunk, o) in rows.chunks(BATCH).zip(o.chunks_mut(BATCH * c)) {
-                self.predict_batch(chunk, o, &mut acc, &mut totals);
+            for (chunk, o) in x.chunks(BATCH * nf.max(1)).zip(o.chunks_mut(BATCH * c)) {
+                self.predict_batch(chunk, nf, o, &mut acc, &mut totals);
             }
         }
         Ok(out)
@@ -371,7 +379,6 @@ impl Classifier {
         if columns.iter().any(|col| col.len() != n) || out.len() != n * c {
             return Err("columns and output disagree on the sample count".into());
         }
-        const BATCH: usize = 256;
         let nf = columns.len();
         let mut rows_buf = vec![0f32; BATCH * nf];
         let mut acc = vec![0f32; BATCH * c];
@@ -385,23 +392,29 @@ impl Classifier {
                     rows_buf[i * nf + f] = v;
                 }
             }
-            let rows: Vec<&[f32]> = rows_buf[..m * nf].chunks(nf).collect();
             let o = &mut out[start * c..(start + m) * c];
             o.fill(0.0);
-            self.predict_batch(&rows, o, &mut acc, &mut totals);
+            self.predict_batch(&rows_buf[..m * nf], nf, o, &mut acc, &mut totals);
             start += m;
         }
         Ok(())
     }
 
-    fn predict_batch(&self, rows: &[&[f32]], out: &mut [f32], acc: &mut [f32], totals: &mut [f64]) {
+    fn predict_batch(
+        &self,
+        x: &[f32],
+        nf: usize,
+        out: &mut [f32],
+        acc: &mut [f32],
+        totals: &mut [f64],
+    ) {
         let c = self.n_classes();
-        let n = rows.len();
+        let n = out.len() / c;
         let (acc, totals) = (&mut acc[..n * c], &mut totals[..n]);
         for f in &self.forests {
             acc.fill(0.0);
             totals.fill(0.0);
-            f.accumulate(rows, acc, totals);
+            f.accumulate(x, nf, acc, totals);
             finish_rows(acc, totals, c);
             let w = f.tree_count() as f32;
             for (o, &p) in out.iter_mut().zip(acc.iter()) {

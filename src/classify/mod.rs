@@ -71,6 +71,24 @@ impl Probabilities {
     }
 }
 
+impl std::fmt::Display for Probabilities {
+    /// Shape and the mean probability of each class.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [t, z, y, x, c] = self.shape();
+        write!(
+            f,
+            "probabilities (t {t}, z {z}, y {y}, x {x}) x {c} classes"
+        )?;
+        for k in 0..c {
+            let plane = self.data.slice(s![.., .., .., .., k]);
+            let mean = plane.iter().map(|&v| v as f64).sum::<f64>() / plane.len().max(1) as f64;
+            let name = self.labels.get(k).map_or("?", |l| l.name.as_str());
+            write!(f, "\n  class {} ({name}): mean {mean:.3}", k + 1)?;
+        }
+        Ok(())
+    }
+}
+
 /// What can be classified: pixels with axes (t, c, z, y, x), read one time point at a time.
 pub trait ClassifyInput {
     /// Shape (t, c, z, y, x).

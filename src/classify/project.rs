@@ -559,6 +559,52 @@ fn read_forest(ilp: &Ilp, group: &str) -> Result<Forest> {
         .map_err(|r| err(ilp.path, format!("{group}: {r}")))
 }
 
+impl std::fmt::Display for Project {
+    /// A summary for notebooks and logs: version, classes, features, forests.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "ilastik {} Pixel Classification project {}",
+            if self.ilastik_version.is_empty() {
+                "(none)"
+            } else {
+                &self.ilastik_version
+            },
+            self.path.display()
+        )?;
+        let names: Vec<&str> = self.labels.iter().map(|l| l.name.as_str()).collect();
+        writeln!(f, "  classes: {}", names.join(", "))?;
+        let sel: Vec<String> = self
+            .features
+            .selected()
+            .iter()
+            .map(|&(id, j)| format!("{}({})", id.ilastik_id(), self.features.scales[j]))
+            .collect();
+        writeln!(f, "  features: {} selected: {}", sel.len(), sel.join(" "))?;
+        if let Some(s) = self.training_shape {
+            writeln!(
+                f,
+                "  trained on (t, z, y, x, c) {s:?}, {} annotation blocks",
+                self.annotations.len()
+            )?;
+        }
+        match &self.classifier {
+            Some(c) => write!(
+                f,
+                "  classifier: {} forests, {} trees, {} features per pixel",
+                c.forests.len(),
+                c.tree_count(),
+                c.n_features()
+            ),
+            None => write!(
+                f,
+                "  classifier: none ({})",
+                self.classifier_note.as_deref().unwrap_or("not trained")
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

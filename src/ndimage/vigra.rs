@@ -250,7 +250,7 @@ impl Summer {
     }
 
     /// `out = sum_t w[t] * src(t)`; vigra's sum starts at zero, and `0 + p == p` exactly.
-    #[inline]
+    #[inline(always)]
     fn run<'s>(&self, src: impl Fn(usize) -> &'s [f32], out: &mut [f32], acc: &mut [f64]) {
         let n = out.len();
         match self.arith {
@@ -297,6 +297,104 @@ impl Summer {
                         for (o, &v) in out.iter_mut().zip(s) {
                             *o += (w * v as f64) as f32;
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The inner loops of [`convolve_axis`], compiled twice: for AVX2 when the CPU has it (no FMA,
+/// so the same roundings) and for the baseline.
+struct Job<'a> {
+    axis: usize,
+    taps: &'a [usize],
+    lo: [usize; 3],
+    src: &'a [f32],
+    src_shape: [usize; 3],
+    shape: [usize; 3],
+    first: usize,
+    r: isize,
+    n: usize,
+    s0: usize,
+    sum: Summer,
+}
+
+impl Job<'_> {
+    fn dispatch(&self, outs: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { self.run_avx2(outs) };
+                return;
+            }
+        }
+        self.run(outs);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(&self, outs: &mut [f32]) {
+        self.run(outs);
+    }
+
+    #[inline(always)]
+    fn run(&self, outs: &mut [f32]) {
+        let Job {
+            axis,
+            taps,
+            lo,
+            src: sv,
+            src_shape: [_, sny, snx],
+            shape,
+            first,
+            r,
+            n,
+            s0,
+            ref sum,
+        } = *self;
+        let nt = sum.w64.len();
+        let (ny, nx) = (shape[1], shape[2]);
+        let mut acc = vec![0f64; nx];
+        match axis {
+            0 | 1 => {
+                // Rows along x are contiguous: each output row is a weighted sum of source rows.
+                for z in 0..shape[0] {
+                    for y in 0..ny {
+                        let o = if axis == 0 { z } else { y };
+                        let row = &mut outs[(z * ny + y) * nx..(z * ny + y + 1) * nx];
+                        let t0 = o * nt;
+                        sum.run(
+                            |t| {
+                                let si = taps[t0 + t];
+                                let (sz, sy) = if axis == 0 {
+                                    (si, y + lo[1])
+                                } else {
+                                    (z + lo[0], si)
+                                };
+                                let start = (sz * sny + sy) * snx + lo[2];
+                                &sv[start..start + nx]
+                            },
+                            row,
+                            &mut acc,
+                        );
+                    }
+                }
+            }
+            _ => {
+                // Along x: gather the mirrored line once, then one pass per tap over the line.
+                let mut line = vec![0f32; nx + nt - 1];
+                for z in 0..shape[0] {
+                    for y in 0..ny {
+                        let start = ((z + lo[0]) * sny + y + lo[1]) * snx;
+                        let srow = &sv[start..start + snx];
+                        for (i, v) in line.iter_mut().enumerate() {
+                            let g = mirror(first as isize + i as isize - r, n);
+                            *v = srow[g - s0];
+                        }
+                        let row = &mut outs[(z * ny + y) * nx..(z * ny + y + 1) * nx];
+                        sum.run(|t| &line[t..t + nx], row, &mut acc);
                     }
                 }
             }
@@ -365,55 +463,20 @@ pub fn convolve_axis(
         }
     }
     let layout = || Error::Classify("internal: a block is not in standard layout".into());
-    let sv = src.data.as_slice().ok_or_else(layout)?;
-    let [_, sny, snx] = src.shape();
-    let outs = out.as_slice_mut().ok_or_else(layout)?;
-    let (ny, nx) = (shape[1], shape[2]);
-    let mut acc = vec![0f64; nx];
-    let sum = Summer::new(k);
-    match axis {
-        0 | 1 => {
-            // Rows along x are contiguous: each output row is a weighted sum of source rows.
-            for z in 0..shape[0] {
-                for y in 0..ny {
-                    let o = if axis == 0 { z } else { y };
-                    let row = &mut outs[(z * ny + y) * nx..(z * ny + y + 1) * nx];
-                    let t0 = o * nt;
-                    sum.run(
-                        |t| {
-                            let si = taps[t0 + t];
-                            let (sz, sy) = if axis == 0 {
-                                (si, y + lo[1])
-                            } else {
-                                (z + lo[0], si)
-                            };
-                            let start = (sz * sny + sy) * snx + lo[2];
-                            &sv[start..start + nx]
-                        },
-                        row,
-                        &mut acc,
-                    );
-                }
-            }
-        }
-        _ => {
-            // Along x: gather the mirrored line once, then one pass per tap over the line.
-            let mut line = vec![0f32; nx + nt - 1];
-            let first = ranges[2].start;
-            for z in 0..shape[0] {
-                for y in 0..ny {
-                    let start = ((z + lo[0]) * sny + y + lo[1]) * snx;
-                    let srow = &sv[start..start + snx];
-                    for (i, v) in line.iter_mut().enumerate() {
-                        let g = mirror(first as isize + i as isize - r, n);
-                        *v = srow[g - s0];
-                    }
-                    let row = &mut outs[(z * ny + y) * nx..(z * ny + y + 1) * nx];
-                    sum.run(|t| &line[t..t + nx], row, &mut acc);
-                }
-            }
-        }
-    }
+    let job = Job {
+        axis,
+        taps: &taps,
+        lo,
+        src: src.data.as_slice().ok_or_else(layout)?,
+        src_shape: src.shape(),
+        shape,
+        first: ranges[axis].start,
+        r,
+        n,
+        s0,
+        sum: Summer::new(k),
+    };
+    job.dispatch(out.as_slice_mut().ok_or_else(layout)?);
     Ok(Block {
         origin: [ranges[0].start, ranges[1].start, ranges[2].start],
         full: src.full,

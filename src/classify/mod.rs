@@ -256,7 +256,9 @@ fn units(shape: [usize; 3], target: usize, threads: usize) -> Vec<Unit> {
         .into_iter()
         .flat_map(|y| split(nx, tx).into_iter().map(move |x| [y.clone(), x]))
         .collect();
-    let per_tile = threads.div_ceil(tiles.len()).max(1);
+    // Two runs per thread: a worker slowed by other load leaves its second run to the others
+    // (each run re-smooths only its halo planes).
+    let per_tile = (2 * threads).div_ceil(tiles.len()).max(1);
     let mut v = Vec::new();
     for tile in tiles {
         let area = (tile[0].len() * tile[1].len()).max(1);

@@ -444,3 +444,109 @@ fn a_forest_trained_on_annotations_reproduces_the_project() {
     eprintln!("trained forest agrees with the project on {agree} of {n} voxels");
     assert!(agree as f64 > 0.9 * n as f64, "{agree} of {n}");
 }
+
+#[test]
+fn saved_projects_reopen_and_their_forests_load_in_vigra() {
+    use omeflow::classify::{Classifier, TrainOptions};
+    let c = case("migration_3d");
+    let nf = c["n_features"].as_u64().unwrap() as usize;
+    let raw = read_f32(c["features"].as_str().unwrap());
+    let feats = Array2::from_shape_vec((raw.len() / nf, nf), raw).unwrap();
+    let theirs = read_f32(c["probabilities"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+
+    // The real project, saved and opened again: same selection, classes, annotations, forests.
+    let p = Project::open(ilp()).unwrap();
+    let saved = dir.path().join("copy.ilp");
+    p.save(&saved).unwrap();
+    assert!(p.save(&saved).is_err(), "never overwrites");
+    let q = Project::open(&saved).unwrap();
+    assert_eq!(q.features, p.features);
+    assert_eq!(q.labels, p.labels);
+    assert_eq!(q.annotations.len(), p.annotations.len());
+    assert_eq!(q.annotations[5].data, p.annotations[5].data);
+    assert_eq!(q.annotations[5].start, p.annotations[5].start);
+    assert_eq!(q.training_shape, p.training_shape);
+    let a = p
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let b = q
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let d = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(d <= 1e-6, "reopened project predicts differently: {d}");
+
+    // A forest trained by omeflow, saved, predicted by vigra from the file.
+    let rows: Vec<usize> = (0..feats.nrows()).step_by(37).collect();
+    let x = feats.select(ndarray::Axis(0), &rows);
+    let y: Vec<u32> = rows
+        .iter()
+        .map(|&i| {
+            if theirs[2 * i + 1] > theirs[2 * i] {
+                2
+            } else {
+                1
+            }
+        })
+        .collect();
+    let options = TrainOptions {
+        trees: 12,
+        threads: Some(2),
+        ..TrainOptions::default()
+    };
+    let mut mine = p.clone();
+    mine.classifier = Some(Classifier::train(x.view(), &y, 2, &options).unwrap());
+    mine.annotations.clear();
+    let trained = dir.path().join("trained.ilp");
+    mine.save(&trained).unwrap();
+    let ours = mine
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let fin = dir.path().join("features.bin");
+    std::fs::write(
+        &fin,
+        feats
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let fout = dir.path().join("vigra.bin");
+    let run = Command::new(vigra_python())
+        .arg(Path::new(ROOT).join("tests/peers/vigra_reference.py"))
+        .arg("--predict")
+        .arg(&trained)
+        .arg(&fin)
+        .arg(nf.to_string())
+        .arg(&fout)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let vig: Vec<f32> = std::fs::read(&fout)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let d = max_diff(ours.view(), &vig);
+    assert!(
+        d <= 1e-6,
+        "vigra predicts our saved forest differently: {d}"
+    );
+}

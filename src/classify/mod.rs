@@ -20,6 +20,7 @@ mod features;
 mod forest;
 mod png_out;
 mod project;
+mod save;
 mod task;
 mod train;
 

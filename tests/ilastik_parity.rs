@@ -83,8 +83,12 @@ fn shape(c: &Value) -> Vec<usize> {
 
 /// The case's input as (c, z, y, x).
 fn input(c: &Value) -> Array4<f32> {
+    input_from(c, &read_f32)
+}
+
+fn input_from(c: &Value, read: &dyn Fn(&str) -> Vec<f32>) -> Array4<f32> {
     let sh = shape(c);
-    let v = read_f32(c["input"].as_str().unwrap());
+    let v = read(c["input"].as_str().unwrap());
     let (z, y, x, ch) = if sh.len() == 3 {
         (1, sh[0], sh[1], sh[2])
     } else {
@@ -99,13 +103,24 @@ fn input(c: &Value) -> Array4<f32> {
 
 /// Per channel: max |ours - vigra| relative to the channel's largest magnitude.
 fn compare_features(name: &str) {
-    let c = case(name);
     let project = Project::open(ilp()).unwrap();
-    let vol = input(c);
+    compare_features_of(case(name), refs().dir.path(), &project);
+}
+
+fn compare_features_of(c: &Value, dir: &Path, project: &Project) {
+    let name = c["name"].as_str().unwrap();
+    let read = |f: &str| -> Vec<f32> {
+        std::fs::read(dir.join(f))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let vol = input_from(c, &read);
     let ours = compute_features(&vol, &project.features, None).unwrap();
     let nf = c["n_features"].as_u64().unwrap() as usize;
     assert_eq!(ours.dim().3, nf, "feature count");
-    let theirs = read_f32(c["features"].as_str().unwrap());
+    let theirs = read(c["features"].as_str().unwrap());
     let ours = ours.as_slice().unwrap();
     assert_eq!(ours.len(), theirs.len());
     let is_3d = vol.dim().1 > 1;
@@ -549,4 +564,46 @@ fn saved_projects_reopen_and_their_forests_load_in_vigra() {
         d <= 1e-6,
         "vigra predicts our saved forest differently: {d}"
     );
+}
+
+#[test]
+fn features_computed_in_2d_per_slice_equal_vigra() {
+    // Some scales filtered per z-slice (ilastik's ComputeIn2d), written as a project of our own
+    // and given to the vigra reference like any project.
+    let mut p = Project::open(ilp()).unwrap();
+    let sel = &mut p.features;
+    for row in sel.matrix.iter_mut() {
+        row.iter_mut().for_each(|b| *b = false);
+    }
+    sel.matrix[0][2] = true; // GS 1.0, 2-D
+    sel.matrix[1][1] = true; // LoG 0.7, 2-D
+    sel.matrix[4][3] = true; // STE 1.6, 2-D
+    sel.matrix[5][4] = true; // HoGE 3.5, 3-D
+    sel.matrix[2][3] = true; // GGM 1.6, 2-D
+    sel.in_2d = vec![false, true, true, true, false, false, false];
+    p.classifier = None;
+    p.annotations.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in2d.ilp");
+    p.save(&path).unwrap();
+    let out = Command::new(vigra_python())
+        .arg(Path::new(ROOT).join("tests/peers/vigra_reference.py"))
+        .arg(&path)
+        .arg(Path::new(ROOT).join("../shared/data/images"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
+            .unwrap();
+    let c = cases.iter().find(|c| c["name"] == "migration_3d").unwrap();
+    // 2 channels x (GS + LoG + GGM + 2 STE eigenvalues in 2-D + 3 HoGE eigenvalues in 3-D).
+    assert_eq!(c["n_features"], 2 * (1 + 1 + 1 + 2 + 3));
+    let reopened = Project::open(&path).unwrap();
+    compare_features_of(c, dir.path(), &reopened);
 }

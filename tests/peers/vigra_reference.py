@@ -29,7 +29,7 @@ def load_selection(ilp):
         scales = [float(s) for s in g["Scales"][()]]
         matrix = np.asarray(g["SelectionMatrix"][()], dtype=bool)
         in2d = np.asarray(g["ComputeIn2d"][()], dtype=bool) if "ComputeIn2d" in g else np.zeros(len(scales), bool)
-        forests = sorted(k for k in f[FOREST_GROUP].keys() if k.startswith("Forest"))
+        forests = sorted(k for k in f[FOREST_GROUP].keys() if k.startswith("Forest")) if FOREST_GROUP in f else []
     return ids, scales, matrix, in2d, forests
 
 
@@ -108,6 +108,8 @@ def add_case(out, cases, name, raw, ilp, sel, forests):
     (out / case["input"]).write_bytes(le(raw))
     (out / case["features"]).write_bytes(le(feats))
     cases.append(case)
+    if not forests:
+        return  # an untrained project: features only
     with h5py.File(ilp, "r") as f:
         columns = int(f[f"{FOREST_GROUP}/{forests[0]}/_ext_param/column_count_"][0])
     if columns != feats.shape[-1]:

@@ -364,6 +364,17 @@ fn cli_writes_probabilities_as_ome_zarr_and_pngs() {
             w.write_plane(0, ch, z, &plane).unwrap();
         }
     }
+    // A time point over the reader's memory budget is read plane by plane, not refused.
+    {
+        use omeflow::classify::ClassifyInput;
+        let px = omeflow::ngff::open_image(src.to_str().unwrap())
+            .unwrap()
+            .level(0)
+            .unwrap();
+        let whole = px.timepoint(0).unwrap();
+        assert_eq!(whole, vol);
+        assert_eq!(px.with_memory_budget(20_000).timepoint(0).unwrap(), whole);
+    }
     let out = dir.path().join("probs.ome.zarr");
     let pngs = dir.path().join("png");
     let run = Command::new(env!("CARGO_BIN_EXE_omeflow"))

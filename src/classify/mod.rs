@@ -118,9 +118,22 @@ impl ClassifyInput for Pixels {
     fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
         let sh = self.shape();
         let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
-        Ok(self
-            .region_f32(&region)?
-            .index_axis_move(ndarray::Axis(0), 0))
+        match self.region_f32(&region) {
+            Ok(a) => Ok(a.index_axis_move(ndarray::Axis(0), 0)),
+            // Over the reader's budget: the features need the whole time point anyway, so read
+            // it plane by plane rather than refuse.
+            Err(Error::MemoryBudget { .. }) => {
+                let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
+                for c in 0..sh[1] {
+                    for z in 0..sh[2] {
+                        out.slice_mut(s![c, z, .., ..])
+                            .assign(&self.plane_f32(t, c, z)?);
+                    }
+                }
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

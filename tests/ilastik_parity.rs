@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use ndarray::{Array2, Array4, Array5, ArrayView2};
 use omeflow::classify::{
-    classify, classify_with, compute_features, ClassifyOptions, FeatureId, Project,
+    classify, classify_with, compute_features, compute_features_with, ClassifyOptions, FeatureId,
+    Project,
 };
 use serde_json::Value;
 
@@ -167,6 +168,16 @@ fn compare_features_of(c: &Value, dir: &Path, project: &Project) {
 #[test]
 fn features_2d_equal_vigra() {
     compare_features("examplehuman_2d");
+    // Tiles in y and x (with their halos) give the same features as the whole plane.
+    let project = Project::open(ilp()).unwrap();
+    let vol = input(case("examplehuman_2d"));
+    let whole = compute_features(&vol, &project.features, Some(2)).unwrap();
+    let options = ClassifyOptions {
+        threads: Some(2),
+        block_voxels: 2000,
+    };
+    let tiled = compute_features_with(&vol, &project.features, &options).unwrap();
+    assert!(whole == tiled, "tiling changed the features");
 }
 
 #[test]

@@ -380,10 +380,23 @@ pub fn compute_features(
     selection: &FeatureSelection,
     threads: Option<usize>,
 ) -> Result<Array4<f32>> {
+    let options = ClassifyOptions {
+        threads,
+        block_voxels: 1 << 17,
+    };
+    compute_features_with(vol, selection, &options)
+}
+
+/// [`compute_features`] with options (threads, block size).
+pub fn compute_features_with(
+    vol: &Array4<f32>,
+    selection: &FeatureSelection,
+    options: &ClassifyOptions,
+) -> Result<Array4<f32>> {
     let (nc, nz, ny, nx) = vol.dim();
     let bank = FeatureBank::new(selection, nc, nz > 1)?;
-    let pool = pool(threads)?;
-    let done = for_each_slab(vol, &bank, &pool, 1 << 17, |_, f| Ok(f))?;
+    let pool = pool(options.threads)?;
+    let done = for_each_slab(vol, &bank, &pool, options.block_voxels.max(1), |_, f| Ok(f))?;
     let nf = bank.n_features();
     let mut out = Array4::<f32>::zeros((nz, ny, nx, nf));
     for (b, feats) in done {

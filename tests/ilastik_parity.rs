@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use ndarray::{Array2, Array4, Array5, ArrayView2};
 use omeflow::classify::{
-    classify, classify_with, compute_features, ClassifyOptions, FeatureId, Project,
+    classify, classify_with, compute_features, compute_features_with, ClassifyOptions, FeatureId,
+    Project,
 };
 use serde_json::Value;
 
@@ -83,8 +84,12 @@ fn shape(c: &Value) -> Vec<usize> {
 
 /// The case's input as (c, z, y, x).
 fn input(c: &Value) -> Array4<f32> {
+    input_from(c, &read_f32)
+}
+
+fn input_from(c: &Value, read: &dyn Fn(&str) -> Vec<f32>) -> Array4<f32> {
     let sh = shape(c);
-    let v = read_f32(c["input"].as_str().unwrap());
+    let v = read(c["input"].as_str().unwrap());
     let (z, y, x, ch) = if sh.len() == 3 {
         (1, sh[0], sh[1], sh[2])
     } else {
@@ -99,13 +104,24 @@ fn input(c: &Value) -> Array4<f32> {
 
 /// Per channel: max |ours - vigra| relative to the channel's largest magnitude.
 fn compare_features(name: &str) {
-    let c = case(name);
     let project = Project::open(ilp()).unwrap();
-    let vol = input(c);
+    compare_features_of(case(name), refs().dir.path(), &project);
+}
+
+fn compare_features_of(c: &Value, dir: &Path, project: &Project) {
+    let name = c["name"].as_str().unwrap();
+    let read = |f: &str| -> Vec<f32> {
+        std::fs::read(dir.join(f))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let vol = input_from(c, &read);
     let ours = compute_features(&vol, &project.features, None).unwrap();
     let nf = c["n_features"].as_u64().unwrap() as usize;
     assert_eq!(ours.dim().3, nf, "feature count");
-    let theirs = read_f32(c["features"].as_str().unwrap());
+    let theirs = read(c["features"].as_str().unwrap());
     let ours = ours.as_slice().unwrap();
     assert_eq!(ours.len(), theirs.len());
     let is_3d = vol.dim().1 > 1;
@@ -152,6 +168,16 @@ fn compare_features(name: &str) {
 #[test]
 fn features_2d_equal_vigra() {
     compare_features("examplehuman_2d");
+    // Tiles in y and x (with their halos) give the same features as the whole plane.
+    let project = Project::open(ilp()).unwrap();
+    let vol = input(case("examplehuman_2d"));
+    let whole = compute_features(&vol, &project.features, Some(2)).unwrap();
+    let options = ClassifyOptions {
+        threads: Some(2),
+        block_voxels: 2000,
+    };
+    let tiled = compute_features_with(&vol, &project.features, &options).unwrap();
+    assert!(whole == tiled, "tiling changed the features");
 }
 
 #[test]
@@ -349,6 +375,17 @@ fn cli_writes_probabilities_as_ome_zarr_and_pngs() {
             w.write_plane(0, ch, z, &plane).unwrap();
         }
     }
+    // A time point over the reader's memory budget is read plane by plane, not refused.
+    {
+        use omeflow::classify::ClassifyInput;
+        let px = omeflow::ngff::open_image(src.to_str().unwrap())
+            .unwrap()
+            .level(0)
+            .unwrap();
+        let whole = px.timepoint(0).unwrap();
+        assert_eq!(whole, vol);
+        assert_eq!(px.with_memory_budget(20_000).timepoint(0).unwrap(), whole);
+    }
     let out = dir.path().join("probs.ome.zarr");
     let pngs = dir.path().join("png");
     let run = Command::new(env!("CARGO_BIN_EXE_omeflow"))
@@ -443,4 +480,152 @@ fn a_forest_trained_on_annotations_reproduces_the_project() {
         .count();
     eprintln!("trained forest agrees with the project on {agree} of {n} voxels");
     assert!(agree as f64 > 0.9 * n as f64, "{agree} of {n}");
+}
+
+#[test]
+fn saved_projects_reopen_and_their_forests_load_in_vigra() {
+    use omeflow::classify::{Classifier, TrainOptions};
+    let c = case("migration_3d");
+    let nf = c["n_features"].as_u64().unwrap() as usize;
+    let raw = read_f32(c["features"].as_str().unwrap());
+    let feats = Array2::from_shape_vec((raw.len() / nf, nf), raw).unwrap();
+    let theirs = read_f32(c["probabilities"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+
+    // The real project, saved and opened again: same selection, classes, annotations, forests.
+    let p = Project::open(ilp()).unwrap();
+    let saved = dir.path().join("copy.ilp");
+    p.save(&saved).unwrap();
+    assert!(p.save(&saved).is_err(), "never overwrites");
+    let q = Project::open(&saved).unwrap();
+    assert_eq!(q.features, p.features);
+    assert_eq!(q.labels, p.labels);
+    assert_eq!(q.annotations.len(), p.annotations.len());
+    assert_eq!(q.annotations[5].data, p.annotations[5].data);
+    assert_eq!(q.annotations[5].start, p.annotations[5].start);
+    assert_eq!(q.training_shape, p.training_shape);
+    let a = p
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let b = q
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let d = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(d <= 1e-6, "reopened project predicts differently: {d}");
+
+    // A forest trained by omeflow, saved, predicted by vigra from the file.
+    let rows: Vec<usize> = (0..feats.nrows()).step_by(37).collect();
+    let x = feats.select(ndarray::Axis(0), &rows);
+    let y: Vec<u32> = rows
+        .iter()
+        .map(|&i| {
+            if theirs[2 * i + 1] > theirs[2 * i] {
+                2
+            } else {
+                1
+            }
+        })
+        .collect();
+    let options = TrainOptions {
+        trees: 12,
+        threads: Some(2),
+        ..TrainOptions::default()
+    };
+    let mut mine = p.clone();
+    mine.classifier = Some(Classifier::train(x.view(), &y, 2, &options).unwrap());
+    mine.annotations.clear();
+    let trained = dir.path().join("trained.ilp");
+    mine.save(&trained).unwrap();
+    let ours = mine
+        .classifier
+        .as_ref()
+        .unwrap()
+        .predict(feats.view())
+        .unwrap();
+    let fin = dir.path().join("features.bin");
+    std::fs::write(
+        &fin,
+        feats
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let fout = dir.path().join("vigra.bin");
+    let run = Command::new(vigra_python())
+        .arg(Path::new(ROOT).join("tests/peers/vigra_reference.py"))
+        .arg("--predict")
+        .arg(&trained)
+        .arg(&fin)
+        .arg(nf.to_string())
+        .arg(&fout)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let vig: Vec<f32> = std::fs::read(&fout)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let d = max_diff(ours.view(), &vig);
+    assert!(
+        d <= 1e-6,
+        "vigra predicts our saved forest differently: {d}"
+    );
+}
+
+#[test]
+fn features_computed_in_2d_per_slice_equal_vigra() {
+    // Some scales filtered per z-slice (ilastik's ComputeIn2d), written as a project of our own
+    // and given to the vigra reference like any project.
+    let mut p = Project::open(ilp()).unwrap();
+    let sel = &mut p.features;
+    for row in sel.matrix.iter_mut() {
+        row.iter_mut().for_each(|b| *b = false);
+    }
+    sel.matrix[0][2] = true; // GS 1.0, 2-D
+    sel.matrix[1][1] = true; // LoG 0.7, 2-D
+    sel.matrix[4][3] = true; // STE 1.6, 2-D
+    sel.matrix[5][4] = true; // HoGE 3.5, 3-D
+    sel.matrix[2][3] = true; // GGM 1.6, 2-D
+    sel.in_2d = vec![false, true, true, true, false, false, false];
+    p.classifier = None;
+    p.annotations.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in2d.ilp");
+    p.save(&path).unwrap();
+    let out = Command::new(vigra_python())
+        .arg(Path::new(ROOT).join("tests/peers/vigra_reference.py"))
+        .arg(&path)
+        .arg(Path::new(ROOT).join("../shared/data/images"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
+            .unwrap();
+    let c = cases.iter().find(|c| c["name"] == "migration_3d").unwrap();
+    // 2 channels x (GS + LoG + GGM + 2 STE eigenvalues in 2-D + 3 HoGE eigenvalues in 3-D).
+    assert_eq!(c["n_features"], 2 * (1 + 1 + 1 + 2 + 3));
+    let reopened = Project::open(&path).unwrap();
+    compare_features_of(c, dir.path(), &reopened);
 }

@@ -545,8 +545,10 @@ fn scale_features(
                     .collect::<Result<_>>()?;
                 let mut m = vec![0f32; gs[0].len()];
                 for (i, m) in m.iter_mut().enumerate() {
+                    // vigranumpy adds the squares from the last axis to the first (z, y, x):
+                    // the only order that matches it bit for bit in 3-D.
                     let mut sq = 0f32;
-                    for g in &gs {
+                    for g in gs.iter().rev() {
                         sq += g[i] * g[i];
                     }
                     *m = sq.sqrt();

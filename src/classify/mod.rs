@@ -19,6 +19,7 @@
 mod features;
 mod forest;
 mod project;
+mod save;
 mod task;
 mod train;
 
@@ -104,9 +105,22 @@ impl ClassifyInput for Pixels {
     fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
         let sh = self.shape();
         let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
-        Ok(self
-            .region_f32(&region)?
-            .index_axis_move(ndarray::Axis(0), 0))
+        match self.region_f32(&region) {
+            Ok(a) => Ok(a.index_axis_move(ndarray::Axis(0), 0)),
+            // Over the reader's budget: the features need the whole time point anyway, so read
+            // it plane by plane rather than refuse.
+            Err(Error::MemoryBudget { .. }) => {
+                let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
+                for c in 0..sh[1] {
+                    for z in 0..sh[2] {
+                        out.slice_mut(s![c, z, .., ..])
+                            .assign(&self.plane_f32(t, c, z)?);
+                    }
+                }
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -243,7 +257,9 @@ fn units(shape: [usize; 3], target: usize, threads: usize) -> Vec<Unit> {
         .into_iter()
         .flat_map(|y| split(nx, tx).into_iter().map(move |x| [y.clone(), x]))
         .collect();
-    let per_tile = threads.div_ceil(tiles.len()).max(1);
+    // Two runs per thread: a worker slowed by other load leaves its second run to the others
+    // (each run re-smooths only its halo planes).
+    let per_tile = (2 * threads).div_ceil(tiles.len()).max(1);
     let mut v = Vec::new();
     for tile in tiles {
         let area = (tile[0].len() * tile[1].len()).max(1);
@@ -351,10 +367,23 @@ pub fn compute_features(
     selection: &FeatureSelection,
     threads: Option<usize>,
 ) -> Result<Array4<f32>> {
+    let options = ClassifyOptions {
+        threads,
+        block_voxels: 1 << 17,
+    };
+    compute_features_with(vol, selection, &options)
+}
+
+/// [`compute_features`] with options (threads, block size).
+pub fn compute_features_with(
+    vol: &Array4<f32>,
+    selection: &FeatureSelection,
+    options: &ClassifyOptions,
+) -> Result<Array4<f32>> {
     let (nc, nz, ny, nx) = vol.dim();
     let bank = FeatureBank::new(selection, nc, nz > 1)?;
-    let pool = pool(threads)?;
-    let done = for_each_slab(vol, &bank, &pool, 1 << 17, |_, f| Ok(f))?;
+    let pool = pool(options.threads)?;
+    let done = for_each_slab(vol, &bank, &pool, options.block_voxels.max(1), |_, f| Ok(f))?;
     let nf = bank.n_features();
     let mut out = Array4::<f32>::zeros((nz, ny, nx, nf));
     for (b, feats) in done {

@@ -87,16 +87,25 @@ impl Classifier {
             .unwrap_or_else(|| (nf as f64).sqrt().floor() as usize)
             .clamp(1, nf);
         let pool = pool(options.threads)?;
-        let trees: Vec<Tree> = pool.install(|| {
+        let trees: Vec<Result<Tree>> = pool.install(|| {
             (0..options.trees)
                 .into_par_iter()
                 .map(|k| {
-                    let mut rng =
-                        Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-                    grow_tree(&x, &y, n_classes, mtry, options.min_split.max(1), &mut rng)
+                    let grow = || {
+                        let mut rng =
+                            Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+                        grow_tree(&x, &y, n_classes, mtry, options.min_split.max(1), &mut rng)
+                    };
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(grow)).map_err(|p| {
+                        Error::Classify(format!(
+                            "training tree {k} panicked: {}",
+                            super::panic_message(&p)
+                        ))
+                    })
                 })
                 .collect()
         });
+        let trees = trees.into_iter().collect::<Result<Vec<Tree>>>()?;
         let forest = Forest {
             n_features: nf,
             n_classes,

@@ -1,6 +1,7 @@
 """vigra references for omeflow's ilastik parity tests (Debian's python3-vigra, run with /usr/bin/python3).
 
 Usage: vigra_reference.py PROJECT.ilp SHARED_IMAGES_DIR OUTDIR
+       vigra_reference.py --predict PROJECT.ilp FEATURES.bin N_FEATURES OUT.bin
 
 Writes OUTDIR/cases.json and, per case, raw little-endian C-order float32 files:
 - the input (spatial..., channels) as the features read it,
@@ -28,7 +29,7 @@ def load_selection(ilp):
         scales = [float(s) for s in g["Scales"][()]]
         matrix = np.asarray(g["SelectionMatrix"][()], dtype=bool)
         in2d = np.asarray(g["ComputeIn2d"][()], dtype=bool) if "ComputeIn2d" in g else np.zeros(len(scales), bool)
-        forests = sorted(k for k in f[FOREST_GROUP].keys() if k.startswith("Forest"))
+        forests = sorted(k for k in f[FOREST_GROUP].keys() if k.startswith("Forest")) if FOREST_GROUP in f else []
     return ids, scales, matrix, in2d, forests
 
 
@@ -107,6 +108,8 @@ def add_case(out, cases, name, raw, ilp, sel, forests):
     (out / case["input"]).write_bytes(le(raw))
     (out / case["features"]).write_bytes(le(feats))
     cases.append(case)
+    if not forests:
+        return  # an untrained project: features only
     with h5py.File(ilp, "r") as f:
         columns = int(f[f"{FOREST_GROUP}/{forests[0]}/_ext_param/column_count_"][0])
     if columns != feats.shape[-1]:
@@ -121,7 +124,19 @@ def add_case(out, cases, name, raw, ilp, sel, forests):
         case["forests"].append(fname)
 
 
+def predict_file(ilp, features, nf, out):
+    """vigra's prediction (ilastik's forest average) of raw float32 rows into OUT.bin."""
+    with h5py.File(ilp, "r") as f:
+        forests = sorted(k for k in f[FOREST_GROUP].keys() if k.startswith("Forest"))
+    feats = np.fromfile(features, "<f4").reshape(-1, nf)
+    _, total, _ = predict(ilp, forests, feats)
+    Path(out).write_bytes(le(total))
+
+
 def main():
+    if sys.argv[1] == "--predict":
+        predict_file(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return
     ilp, images, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
     sel = load_selection(ilp)

@@ -22,6 +22,7 @@ pub mod ndimage;
 pub mod ngff;
 pub mod omero;
 pub mod prelude;
+mod rng;
 pub mod sample;
 pub mod segment;
 pub mod store;

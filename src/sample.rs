@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::rng::Rng;
 use ndarray::Array2;
 
 use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
@@ -39,24 +40,6 @@ impl Default for SampleSpec {
             version: NgffVersion::V0_4,
             seed: 4007801,
         }
-    }
-}
-
-/// splitmix64: tiny, deterministic on every platform.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
     }
 }
 

@@ -3,6 +3,7 @@
 //! bootstrap samples, `sqrt(features)` candidate columns per split, Gini impurity, thresholds
 //! halfway between neighbouring values, grown until pure (vigra's `min_split_node_size` 1).
 
+use crate::rng::Rng;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
 use rayon::prelude::*;
 
@@ -34,22 +35,6 @@ impl Default for TrainOptions {
             seed: 42,
             threads: None,
         }
-    }
-}
-
-/// splitmix64: small, fast, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

@@ -183,15 +183,35 @@ pub fn label_above_2d<T: crate::ngff::Element>(
     scratch.prov.resize(len, 0);
     scratch.parent.clear();
     scratch.parent.push(0);
+    run_above_pass(plane, width, threshold, connectivity, scratch, Pass::Label)
+}
+
+/// What a pass over the pixels above a threshold keeps: a plane of provisional labels, or
+/// only two rows of them when the count is all that is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Label,
+    Count,
+}
+
+/// Run `pass` with AVX2 when the CPU has it, and return the number of objects.
+fn run_above_pass<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    threshold: f64,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+    pass: Pass,
+) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { label_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
+            unsafe { above_pass_avx2(plane, width, threshold, connectivity, scratch, pass) };
             return count_roots(&scratch.parent);
         }
     }
-    label_above_pass(plane, width, threshold, connectivity, scratch);
+    above_pass(plane, width, threshold, connectivity, scratch, pass);
     count_roots(&scratch.parent)
 }
 
@@ -202,37 +222,55 @@ fn count_roots(parent: &[u32]) -> usize {
         .count()
 }
 
-/// [`label_above_pass`] compiled with AVX2 (wider compares for the background blocks; the
-/// labels are the same).
+/// [`above_pass`] compiled with AVX2 (wider compares for the background blocks; the labels
+/// are the same).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn label_above_pass_avx2<T: crate::ngff::Element>(
+fn above_pass_avx2<T: crate::ngff::Element>(
     plane: &[T],
     width: usize,
     threshold: f64,
     connectivity: Connectivity,
     scratch: &mut LabelScratch,
+    pass: Pass,
 ) {
-    label_above_pass(plane, width, threshold, connectivity, scratch);
+    above_pass(plane, width, threshold, connectivity, scratch, pass);
 }
 
 #[inline(always)]
-fn label_above_pass<T: crate::ngff::Element>(
+fn above_pass<T: crate::ngff::Element>(
     plane: &[T],
     width: usize,
     threshold: f64,
     connectivity: Connectivity,
     scratch: &mut LabelScratch,
+    pass: Pass,
 ) {
     match above_rule::<T>(threshold) {
-        Ok(t) => label_pass_by(plane, width, move |v: T| v > t, connectivity, scratch),
-        Err(thr) => label_pass_by(
+        Ok(t) => pass_by(plane, width, move |v: T| v > t, connectivity, scratch, pass),
+        Err(thr) => pass_by(
             plane,
             width,
             move |v: T| v.to_f64() > thr,
             connectivity,
             scratch,
+            pass,
         ),
+    }
+}
+
+#[inline(always)]
+fn pass_by<T: crate::ngff::Element>(
+    plane: &[T],
+    width: usize,
+    above: impl Fn(T) -> bool + Copy,
+    connectivity: Connectivity,
+    scratch: &mut LabelScratch,
+    pass: Pass,
+) {
+    match pass {
+        Pass::Label => label_pass_by(plane, width, above, connectivity, scratch),
+        Pass::Count => count_pass_by(plane, width, above, connectivity, scratch),
     }
 }
 
@@ -295,49 +333,7 @@ pub fn count_above_2d<T: crate::ngff::Element>(
         return 0;
     }
     scratch.prov.resize(2 * width, 0);
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { count_above_pass_avx2(plane, width, threshold, connectivity, scratch) };
-            return count_roots(&scratch.parent);
-        }
-    }
-    count_above_pass(plane, width, threshold, connectivity, scratch);
-    count_roots(&scratch.parent)
-}
-
-/// [`count_above_pass`] compiled with AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn count_above_pass_avx2<T: crate::ngff::Element>(
-    plane: &[T],
-    width: usize,
-    threshold: f64,
-    connectivity: Connectivity,
-    scratch: &mut LabelScratch,
-) {
-    count_above_pass(plane, width, threshold, connectivity, scratch);
-}
-
-#[inline(always)]
-fn count_above_pass<T: crate::ngff::Element>(
-    plane: &[T],
-    width: usize,
-    threshold: f64,
-    connectivity: Connectivity,
-    scratch: &mut LabelScratch,
-) {
-    match above_rule::<T>(threshold) {
-        Ok(t) => count_pass_by(plane, width, move |v: T| v > t, connectivity, scratch),
-        Err(thr) => count_pass_by(
-            plane,
-            width,
-            move |v: T| v.to_f64() > thr,
-            connectivity,
-            scratch,
-        ),
-    }
+    run_above_pass(plane, width, threshold, connectivity, scratch, Pass::Count)
 }
 
 #[inline(always)]

@@ -87,6 +87,24 @@ impl Segmentation {
         self
     }
 
+    /// A result of the recipe, before it is placed at a plane.
+    fn computed(
+        labels: Array2<i32>,
+        count: usize,
+        threshold: f64,
+        props: Vec<RegionProps>,
+    ) -> Self {
+        Self {
+            labels,
+            count,
+            plane: None,
+            name: String::new(),
+            threshold,
+            props,
+            image: None,
+        }
+    }
+
     /// Attach the plane's coordinates (and name it `t:.., c:.., z:..`).
     pub fn at(mut self, t: usize, c: usize, z: usize) -> Self {
         self.plane = Some([t, c, z]);
@@ -113,15 +131,7 @@ pub fn segment<T: Element, S: Data<Elem = T>>(
     let mut scratch = LabelScratch::default();
     let (threshold, count, labels) = threshold_and_label(&smoothed, params, true, &mut scratch);
     let props = regionprops(&labels, plane);
-    Segmentation {
-        labels,
-        count,
-        plane: None,
-        name: String::new(),
-        threshold,
-        props,
-        image: None,
-    }
+    Segmentation::computed(labels, count, threshold, props)
 }
 
 /// Threshold `smoothed` and label what is above: the threshold, the object count and, when
@@ -204,15 +214,7 @@ pub(crate) fn segment_owned<T: Element>(
     } else {
         Array2::zeros((0, 0))
     };
-    Segmentation {
-        labels,
-        count,
-        plane: None,
-        name: String::new(),
-        threshold,
-        props,
-        image: None,
-    }
+    Segmentation::computed(labels, count, threshold, props)
 }
 
 /// [`segment_owned`] for a plane whose type is known at run time.

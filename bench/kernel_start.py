@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
 """Kernel start-up and per-cell times of the omeflow Rust kernel (issue 6's measurements).
 
-    python3 bench/kernel_start.py [NOTEBOOK] [--kernel omeflow-rust]
+    python3 bench/kernel_start.py [NOTEBOOK] [--kernel omeflow-rust] [--cell CODE ...]
+    python3 bench/kernel_start.py --baseline none|ndarray [--cell CODE ...]
 
-Starts the kernel with jupyter_client, runs `1 + 1` (or each code cell of NOTEBOOK in order),
-and prints: seconds from start to the kernel answering, to the first cell's result, each
-cell's time, and the kernel's peak memory (max RSS of the kernel and its children: evcxr runs
-cells in a child process). Run it twice: the first run after `kernel/install` or a change to the
-crate is a cold start, the second a warm one.
+Starts the kernel with jupyter_client, runs each code cell of NOTEBOOK in order (or the --cell
+codes, default one cell that defines a variable), and prints: seconds from start to the kernel
+answering, to the first cell's result, each cell's time, and the kernel's peak memory (max RSS of
+the kernel and its children: evcxr runs cells in a child process). Run it twice: the first run
+after `kernel/install` or a change to the crate is a cold start, the second a warm one.
+
+--baseline starts the same evcxr_jupyter without omeflow (`none`: no dependency at all;
+`ndarray`: ndarray alone), with a config and a build directory of its own, so the figures show
+what evcxr itself costs on this machine, whatever omeflow does. The first cell that defines a
+variable runs evcxr's rust-analyzer over the standard library and every dependency.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -46,20 +55,66 @@ def tree_rss_kb(pid):
     return total
 
 
+# A cell that defines a variable whose type evcxr must infer, as the notebooks' first cells do.
+DEFAULT_CELL = 'let greeting = String::from("omeflow");\ngreeting.len()'
+
+BASELINE_INIT = {
+    "none": "",
+    "ndarray": ':dep ndarray = "0.17"\nuse ndarray::Array2;\n',
+}
+
+
+def baseline_kernel(which):
+    """Registers a throw-away kernelspec: the installed evcxr_jupyter with no omeflow."""
+    evcxr = shutil.which("evcxr_jupyter") or os.path.expanduser("~/.cargo/bin/evcxr_jupyter")
+    if not os.path.exists(evcxr):
+        raise SystemExit("evcxr_jupyter not found: run 'bash kernel/install' first")
+    home = tempfile.mkdtemp(prefix="omeflow-baseline-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    config = os.path.join(home, "config")
+    os.makedirs(config)
+    with open(os.path.join(config, "init.evcxr"), "w") as f:
+        f.write(BASELINE_INIT[which])
+    # Kept between runs (like the real kernel's) so the second run is a warm start.
+    target = f"/tmp/omeflow-kernel-baseline-{which}"
+    os.makedirs(target, exist_ok=True)
+    name = f"omeflow-baseline-{which}"
+    spec = os.path.join(home, "kernels", name)
+    os.makedirs(spec)
+    with open(os.path.join(spec, "kernel.json"), "w") as f:
+        json.dump({
+            "argv": [evcxr, "--control_file", "{connection_file}"],
+            "display_name": name,
+            "language": "rust",
+            "interrupt_mode": "message",
+            "env": {"EVCXR_CONFIG_DIR": config, "EVCXR_TMPDIR": target},
+        }, f)
+    os.environ["JUPYTER_PATH"] = home + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    return name
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("notebook", nargs="?")
     ap.add_argument("--kernel", default="omeflow-rust")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--json-out")
+    ap.add_argument("--cell", action="append", help="code of a cell to run (repeatable)")
+    ap.add_argument("--baseline", choices=sorted(BASELINE_INIT),
+                    help="evcxr without omeflow, for comparison")
     args = ap.parse_args()
+    if args.baseline:
+        args.kernel = baseline_kernel(args.baseline)
 
-    if args.notebook:
+    if args.cell:
+        cells = args.cell
+        cwd = os.getcwd()
+    elif args.notebook:
         nb = nbformat.read(args.notebook, as_version=4)
         cells = [c.source for c in nb.cells if c.cell_type == "code"]
         cwd = os.path.dirname(os.path.abspath(args.notebook))
     else:
-        cells = ["1 + 1"]
+        cells = [DEFAULT_CELL]
         cwd = os.getcwd()
 
     t0 = time.time()

@@ -224,7 +224,8 @@ impl Client {
     }
 
     /// Wait for every future; results in the order given, or every failure with the
-    /// successes kept. Prints a progress line at least every 10 % or 2 s.
+    /// successes kept. Prints a progress line at least every 10 % or 2 s once it has waited a
+    /// second, then a summary.
     pub fn gather<T>(
         &self,
         futures: Vec<Future<T>>,

@@ -251,7 +251,8 @@ impl Compute {
 }
 
 /// Run tasks in parallel on all cores (dask's `compute(*lazy_results)`): results in task order,
-/// a progress line at least every 10 % or 2 s, then a summary line.
+/// a progress line at least every 10 % or 2 s once the run has lasted a second, then a
+/// summary line.
 pub fn compute<T: Send>(tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
     Compute::new().run(tasks)
 }

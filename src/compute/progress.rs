@@ -1,7 +1,12 @@
 //! One line of progress at least every 10 % or every 2 s, then a summary: what a notebook
-//! shows (evcxr streams output by whole lines; `\r` progress bars show nothing).
+//! shows (evcxr streams output by whole lines; `\r` progress bars show nothing). A run that
+//! ends within its first second prints the summary alone: ten lines for a 0.1 s run only push
+//! the result down the notebook.
 
 use std::time::{Duration, Instant};
+
+/// No progress lines before this much time has passed; the summary is always printed.
+const QUIET_START: Duration = Duration::from_secs(1);
 
 /// Prints progress lines for a run of `total` tasks (`None` when the count is unknown).
 #[derive(Debug)]
@@ -64,8 +69,15 @@ impl ProgressLine {
     /// [`ProgressLine::update`] with the elapsed time measured by the caller (whose run may
     /// have started before the total was known).
     pub fn update_at(&mut self, done: usize, elapsed: Duration) {
-        if !self.enabled {
-            return;
+        if self.enabled && self.due(done, elapsed) {
+            self.print(self.line(done, elapsed));
+        }
+    }
+
+    /// Whether a line is due now (and if so, remember it was printed).
+    fn due(&mut self, done: usize, elapsed: Duration) -> bool {
+        if elapsed < QUIET_START {
+            return false;
         }
         let decile = self
             .total
@@ -74,8 +86,9 @@ impl ProgressLine {
         {
             self.last_decile = decile;
             self.last = elapsed;
-            self.print(self.line(done, elapsed));
+            return true;
         }
+        false
     }
 
     fn line(&self, done: usize, elapsed: Duration) -> String {
@@ -134,5 +147,43 @@ fn fmt_rate(r: f64) -> String {
         format!("{r:.0}")
     } else {
         format!("{r:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_run_shorter_than_a_second_prints_no_progress_lines() {
+        let mut p = ProgressLine::new("compute", Some(160), true);
+        assert!((1..=160).all(|done| !p.due(done, ms(done as u64 * 6))));
+    }
+
+    #[test]
+    fn after_the_first_second_a_line_is_due_every_tenth_or_two_seconds() {
+        let mut p = ProgressLine::new("compute", Some(100), true);
+        assert!(!p.due(5, ms(500)));
+        assert!(
+            p.due(12, ms(1_100)),
+            "the first line once the quiet second is over"
+        );
+        assert!(!p.due(15, ms(1_200)), "same tenth, 0.1 s later");
+        assert!(p.due(21, ms(1_300)), "a new tenth");
+        assert!(!p.due(22, ms(3_200)));
+        assert!(p.due(23, ms(3_400)), "2 s since the last line");
+    }
+
+    #[test]
+    fn an_unknown_total_prints_every_two_seconds_after_the_first() {
+        let mut p = ProgressLine::new("gather", None, true);
+        assert!(!p.due(10, ms(900)));
+        assert!(p.due(20, ms(2_000)));
+        assert!(!p.due(30, ms(3_000)));
+        assert!(p.due(40, ms(4_100)));
     }
 }

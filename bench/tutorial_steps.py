@@ -44,33 +44,27 @@ def main():
     t = time.perf_counter()
     import dask
     import dask.array as da
-    import dask_image.ndfilters
-    import dask_image.ndmeasure
+    # The tutorial's analyze() as segment_bench.py has it (it imports dask-image), on its
+    # module-level `data`.
+    import segment_bench as tutorial
+    if tutorial.IMPORT_ERROR is not None:
+        raise SystemExit(f"needs dask and dask-image: {tutorial.IMPORT_ERROR}")
     steps["imports"] = time.perf_counter() - t
 
     state = {}
 
     def load_binary():
-        state["data"] = da.from_zarr(path)
-
-    def analyze(t, c, z):  # the tutorial's analyze()
-        plane = state["data"][t, c, z, :, :]
-        smoothed_image = dask_image.ndfilters.gaussian_filter(plane, sigma=[1, 1])
-        threshold_value = 0.75 * da.max(smoothed_image).compute()
-        threshold_image = smoothed_image > threshold_value
-        label_image, num_labels = dask_image.ndmeasure.label(threshold_image)
-        name = "t:%s, c: %s, z:%s" % (t, c, z)
-        return label_image, name
+        tutorial.data = da.from_zarr(path)
 
     def analyze_one():
-        size_t, _, size_z = state["data"].shape[:3]
-        analyze(size_t // 2, 0, size_z // 2)
+        size_t, _, size_z = tutorial.data.shape[:3]
+        tutorial.analyze(size_t // 2, 0, size_z // 2)
 
     def prepare():  # the notebook's window: middle t and z +/- 5, every c
-        size_t, size_c, size_z = state["data"].shape[:3]
+        size_t, size_c, size_z = tutorial.data.shape[:3]
         mt, mz = size_t // 2, size_z // 2
         state["lazy"] = [
-            dask.delayed(analyze)(t, c, z)
+            dask.delayed(tutorial.analyze)(t, c, z)
             for t in range(max(mt - 5, 0), min(mt + 5, size_t))
             for z in range(max(mz - 5, 0), min(mz + 5, size_z))
             for c in range(size_c)

@@ -3,7 +3,7 @@
 pub use crate::classify::{classify, Probabilities, Project};
 pub use crate::compute::{
     compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
-    TaskFailure,
+    Summary, TaskFailure,
 };
 pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
 pub use crate::ndimage::{above, gaussian_filter, label, regionprops, Connectivity, Threshold};

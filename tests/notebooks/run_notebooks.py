@@ -10,6 +10,7 @@ Default notebooks: tests/notebooks/*.ipynb and notebooks/*.ipynb. Prints one lin
 and a closing `N passed, M failed` line; exits non-zero when any failed.
 """
 import argparse
+import os
 import re
 import sys
 import time
@@ -32,14 +33,29 @@ def outputs_text(cell):
             data = out.get("data", {})
             texts.append(("result", data.get("text/plain", "") + data.get("text/html", "")))
         elif out.get("output_type") == "error":
-            texts.append(("error", out.get("ename", "") + ": " + out.get("evalue", "")))
+            trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(out.get("traceback", [])))
+            texts.append(("error", out.get("ename", "") + ": " + out.get("evalue", "") + "\n" + trace))
     return texts
 
 
 def check(nb):
     problems = []
     cells = [c for c in nb.cells if c.cell_type == "code"]
+    checks = nb.metadata.get("omeflow", {}).get("checks", {})
+    # "errors": {"cell index": [substrings]}: cells that must fail (an error reply, as Python's
+    # kernel gives for an exception) with these words; any other cell must not fail.
+    must_fail = {int(k): v for k, v in checks.get("errors", {}).items()}
+    if cells and cells[0].get("execution_count") not in (None, 1):
+        problems.append(f"the first cell is numbered [{cells[0].get('execution_count')}], not [1]")
     for i, cell in enumerate(cells):
+        if i in must_fail:
+            errors = " ".join(t for name, t in outputs_text(cell) if name == "error")
+            if not errors:
+                problems.append(f"cell {i}: expected an error, got {outputs_text(cell)!r:.300}")
+            for e in must_fail[i]:
+                if e not in errors:
+                    problems.append(f"cell {i}: expected {e!r} in the error, got {errors[:300]!r}")
+            continue
         for name, text in outputs_text(cell):
             if name == "error":
                 problems.append(f"cell {i}: error output: {text[:300]}")
@@ -47,7 +63,11 @@ def check(nb):
             for line in text.splitlines():
                 if any(p.search(line) for p in BAD):
                     problems.append(f"cell {i}: {line[:300]}")
-    checks = nb.metadata.get("omeflow", {}).get("checks", {})
+    for idx, absent in checks.get("absent", {}).items():
+        text = "".join(t for _, t in outputs_text(cells[int(idx)]))
+        for a in absent:
+            if a in text:
+                problems.append(f"cell {idx}: {a!r} should not be in the output {text[:300]!r}")
     for idx, expected in checks.get("expect", {}).items():
         text = "".join(t for _, t in outputs_text(cells[int(idx)]))
         for e in expected:
@@ -95,7 +115,13 @@ def main():
     ap.add_argument("notebooks", nargs="*", type=Path)
     ap.add_argument("--warmup", action="store_true", help="run the warm-up notebook only")
     ap.add_argument("--out", type=Path, default=ROOT / "target" / "notebooks")
+    ap.add_argument("--allow-fallback", action="store_true",
+                    help="let the kernel ask rust-analyzer for a type it cannot name (off in tests:"
+                         " the names the running cells give must be enough)")
     args = ap.parse_args()
+    if not args.allow_fallback:
+        # The kernel inherits this environment (jupyter_client merges it with the kernelspec's).
+        os.environ["EVCXR_ANALYSIS_FALLBACK"] = "0"
     if args.warmup:
         paths = [ROOT / "kernel" / "warmup.ipynb"]
     else:

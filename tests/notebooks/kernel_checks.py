@@ -1,0 +1,110 @@
+"""What a reader sees from the omeflow kernel beyond a notebook run: an interrupt, and completion.
+
+Talks to the installed omeflow-rust kernel with jupyter_client, as JupyterLab does:
+- a cell interrupted while it sleeps fails with one message that names the lost variables and
+  says that functions survive; the next cells can call an earlier function and define new values;
+- `complete_request` for `conn.` and `Pix` returns omeflow's names once rust-analyzer is warm
+  (it loads in the background: the first requests may answer nothing, and no cell waits for it).
+
+Usage: kernel_checks.py. Prints one line per check and exits non-zero when any failed.
+"""
+import os
+import sys
+import time
+
+from jupyter_client.manager import KernelManager
+
+os.environ["EVCXR_ANALYSIS_FALLBACK"] = "0"
+
+
+def run(kc, code, timeout=300):
+    """Executes code; returns (reply status, [(kind, text)])."""
+    msg_id = kc.execute(code)
+    outputs = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "status" and content["execution_state"] == "idle":
+            break
+        if kind == "stream":
+            outputs.append((content["name"], content["text"]))
+        elif kind in ("execute_result", "display_data"):
+            outputs.append(("result", content["data"].get("text/plain", "")))
+        elif kind == "error":
+            outputs.append(("error", content["evalue"]))
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]["status"], outputs
+
+
+def complete(kc, code):
+    msg_id = kc.complete(code, len(code))
+    while True:
+        reply = kc.get_shell_msg(timeout=120)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"].get("matches", [])
+
+
+def main():
+    failures = []
+
+    def check(name, ok, detail=""):
+        print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"))
+        if not ok:
+            failures.append(name)
+
+    km = KernelManager(kernel_name="omeflow-rust")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=1800)
+        status, _ = run(kc, 'fn double(x: u32) -> u32 { x * 2 }\nlet kept = 21u32;\nlet conn = connect(SAMPLE, "", "")?;')
+        check("define a function and values", status == "ok")
+
+        msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(120));")
+        time.sleep(3)
+        km.interrupt_kernel()
+        errors = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "error":
+                errors.append(msg["content"]["evalue"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        text = " ".join(errors)
+        check("an interrupt says what was lost in one message",
+              len(errors) == 1 and "every variable is gone (conn, kept)" in text
+              and "Functions, types and `use` items" in text, repr(errors))
+
+        status, outputs = run(kc, "let again = double(4);\nagain")
+        check("functions survive an interrupt", status == "ok" and ("result", "8") in outputs, repr(outputs))
+
+        status, outputs = run(kc, 'let conn = connect(SAMPLE, "", "")?;\nconn.host().to_string()')
+        check("the next cells define values again", status == "ok", repr(outputs))
+
+        # rust-analyzer loads in its own thread; the first requests may find it cold.
+        deadline = time.time() + 600
+        conn_names, pix = [], []
+        while time.time() < deadline and not ("image(id)" in conn_names and "Pixels" in pix):
+            conn_names = complete(kc, "conn.")
+            pix = complete(kc, "Pix")
+            time.sleep(2)
+        check("completion of conn. lists Connection's methods", "image(id)" in conn_names, repr(conn_names[:20]))
+        check("completion of Pix finds Pixels", "Pixels" in pix, repr(pix[:20]))
+        status, outputs = run(kc, "again + 1")
+        check("cells still run after completion", status == "ok" and ("result", "9") in outputs, repr(outputs))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    print(f"{'all kernel checks passed' if not failures else f'{len(failures)} kernel check(s) failed'}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,9 @@ pub use crate::compute::{
     Summary, TaskFailure,
 };
 pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
-pub use crate::ndimage::{above, gaussian_filter, label, regionprops, Connectivity, Threshold};
+pub use crate::ndimage::{
+    above, gaussian_filter, label, max, regionprops, Connectivity, Threshold,
+};
 pub use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
 pub use crate::ngff::{open_image, AnyArray, DType, Element, ImageInfo, OmeZarr, Pixels, Region};
 pub use crate::omero::{

@@ -49,7 +49,7 @@ components: `scipy.ndimage` semantics, bit for bit. Edit it as you like: it is o
 code("""fn analyze(data: &Pixels, t: usize, c: usize, z: usize) -> Result<Segmentation> {
     let plane: Array2<u16> = data.plane_as(t, c, z)?;                  // data[t, c, z, :, :]
     let smoothed_image = gaussian_filter(&plane, 1.0);                 // sigma = [1, 1]
-    let max = smoothed_image.iter().copied().max().unwrap_or(0) as f64;
+    let max = max(&smoothed_image).unwrap_or(0.0);                    // smoothed_image.max()
     let threshold_image = above(&smoothed_image, 0.75 * max);         // smoothed > 0.75 * max
     let (label_image, _num_points) = label(&threshold_image, Connectivity::Face);
     Ok(Segmentation::new(label_image, "").at(t, c, z).with_image(plane))

@@ -5,7 +5,7 @@
 //! result of every pass is stored in the input's type (truncated toward zero for integers)
 //! before the next pass reads it. That is what makes label images equal bit for bit.
 
-use ndarray::{Array, ArrayBase, Axis, Data, Dimension};
+use ndarray::{Array, ArrayBase, ArrayViewMutD, Axis, Data, Dimension};
 
 use crate::ngff::Element;
 use crate::{Error, Result};
@@ -227,7 +227,7 @@ where
 {
     let sigmas = checked_sigmas(input.ndim(), opts)?;
     let mut out = input.to_owned();
-    filter_all_axes(&mut out, &sigmas, opts);
+    T::gaussian_in_place(out.view_mut().into_dyn(), &sigmas, opts);
     Ok(out)
 }
 
@@ -239,7 +239,7 @@ where
     D: Dimension,
 {
     let sigmas = checked_sigmas(a.ndim(), opts)?;
-    filter_all_axes(a, &sigmas, opts);
+    T::gaussian_in_place(a.view_mut().into_dyn(), &sigmas, opts);
     Ok(())
 }
 
@@ -262,11 +262,20 @@ fn checked_sigmas(ndim: usize, opts: &GaussianOptions) -> Result<Vec<f64>> {
     Ok(sigmas)
 }
 
-fn filter_all_axes<T: Element, D: Dimension>(
-    out: &mut Array<T, D>,
+/// Every axis's pass over `out`, in place: instantiated in omeflow for each element type
+/// (`super::kernels`), whatever crate calls the filter.
+pub(super) fn filter_all_axes<T: Element>(
+    mut out: ArrayViewMutD<'_, T>,
     sigmas: &[f64],
     opts: &GaussianOptions,
 ) {
+    if !out.is_standard_layout() {
+        // The passes walk C-order lines: filter a C-order copy, then write it back.
+        let mut copy = out.as_standard_layout().into_owned();
+        filter_all_axes(copy.view_mut(), sigmas, opts);
+        out.assign(&copy);
+        return;
+    }
     for (axis, &sigma) in sigmas.iter().enumerate() {
         // scipy skips axes whose sigma is (practically) zero.
         if sigma <= 1e-15 {
@@ -274,7 +283,7 @@ fn filter_all_axes<T: Element, D: Dimension>(
         }
         let radius = kernel_radius(sigma, opts.truncate);
         let weights = gaussian_kernel1d(sigma, radius);
-        filter_axis(out, Axis(axis), &weights, radius, opts.mode);
+        filter_axis(&mut out, Axis(axis), &weights, radius, opts.mode);
     }
 }
 
@@ -282,8 +291,8 @@ fn filter_all_axes<T: Element, D: Dimension>(
 ///
 /// On x86-64 with AVX2 the same code is compiled a second time with wider vectors. Rust never
 /// fuses a multiply and an add on its own, so both builds give the same bits.
-fn filter_axis<T: Element, D: Dimension>(
-    a: &mut Array<T, D>,
+fn filter_axis<T: Element>(
+    a: &mut ArrayViewMutD<'_, T>,
     axis: Axis,
     w: &[f64],
     r: usize,
@@ -302,8 +311,8 @@ fn filter_axis<T: Element, D: Dimension>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn filter_axis_avx2<T: Element, D: Dimension>(
-    a: &mut Array<T, D>,
+fn filter_axis_avx2<T: Element>(
+    a: &mut ArrayViewMutD<'_, T>,
     axis: Axis,
     w: &[f64],
     r: usize,
@@ -313,8 +322,8 @@ fn filter_axis_avx2<T: Element, D: Dimension>(
 }
 
 #[inline(always)]
-fn filter_axis_impl<T: Element, D: Dimension>(
-    a: &mut Array<T, D>,
+fn filter_axis_impl<T: Element>(
+    a: &mut ArrayViewMutD<'_, T>,
     axis: Axis,
     w: &[f64],
     r: usize,
@@ -324,9 +333,7 @@ fn filter_axis_impl<T: Element, D: Dimension>(
     if n == 0 || a.is_empty() {
         return;
     }
-    if !a.is_standard_layout() {
-        *a = a.as_standard_layout().into_owned();
-    }
+    // filter_all_axes gives only C-order views.
     let dims = a.shape().to_vec();
     let inner: usize = dims[axis.index() + 1..].iter().product();
     let cval = match mode {

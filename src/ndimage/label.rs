@@ -62,12 +62,24 @@ where
 {
     let shape = mask.raw_dim();
     let dims: Vec<usize> = mask.shape().to_vec();
-    let nd = dims.len();
     let mask = mask.as_standard_layout();
     let flat = match mask.as_slice() {
         Some(s) => s,
         None => unreachable!("standard layout is contiguous"),
     };
+    // The work is in a plain function of omeflow, so a caller compiled without optimisation (a
+    // notebook cell) runs omeflow's optimised loop (see `kernels`).
+    let (out, count) = label_flat(flat, &dims, connectivity);
+    let labels = match Array::from_shape_vec(shape, out) {
+        Ok(a) => a,
+        Err(_) => unreachable!("label buffer has the mask's size"),
+    };
+    (labels, count)
+}
+
+/// [`label`] of a C-order mask of shape `dims`: the labels in the same order, and their count.
+fn label_flat(flat: &[bool], dims: &[usize], connectivity: Connectivity) -> (Vec<i32>, usize) {
+    let nd = dims.len();
     let len = flat.len();
     // Raster strides.
     let mut strides = vec![1usize; nd];
@@ -117,7 +129,7 @@ where
             &mut parent,
         );
     } else {
-        label_pass_nd(flat, &dims, &offsets, &deltas, &mut prov, &mut parent);
+        label_pass_nd(flat, dims, &offsets, &deltas, &mut prov, &mut parent);
     }
     // Final numbers in raster order of each object's first pixel, as scipy numbers them.
     let mut final_of = vec![0i32; parent.len()];
@@ -136,11 +148,7 @@ where
             final_of[root]
         })
         .collect();
-    let labels = match Array::from_shape_vec(shape, out) {
-        Ok(a) => a,
-        Err(_) => unreachable!("label buffer has the mask's size"),
-    };
-    (labels, count as usize)
+    (out, count as usize)
 }
 
 /// Attach `l` (a neighbour's provisional label, 0 for none) to the pixel's current label.

@@ -13,6 +13,7 @@
 //! ```
 
 mod gaussian;
+mod kernels;
 mod label;
 mod measure;
 mod threshold;
@@ -22,6 +23,8 @@ pub use gaussian::{
     gaussian_filter, gaussian_filter_in_place, gaussian_filter_with, gaussian_kernel1d,
     kernel_radius, BorderMode, GaussianOptions,
 };
+#[doc(hidden)]
+pub use kernels::Kernels;
 pub use label::{count_above_2d, label, label_above_2d, Connectivity, LabelScratch};
 pub use measure::{regionprops, RegionProps};
 pub use threshold::{above, max, otsu, Threshold};

@@ -17,7 +17,14 @@ pub enum Threshold {
 }
 
 /// Largest value as f64 (NaNs ignored); `None` when empty.
+///
+/// numpy's `a.max()`, for the tutorial's threshold at a fraction of the plane's maximum.
 pub fn max<T: Element, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>) -> Option<f64> {
+    T::max_of(a.view().into_dyn())
+}
+
+/// [`max`] of any view, compiled in omeflow for each element type (`super::kernels`).
+pub(super) fn max_view<T: Element>(a: ndarray::ArrayViewD<'_, T>) -> Option<f64> {
     if let Some(s) = a.as_slice_memory_order() {
         return max_slice(s);
     }
@@ -91,7 +98,9 @@ pub fn above<T: Element, S: Data<Elem = T>, D: Dimension>(
     a: &ArrayBase<S, D>,
     value: f64,
 ) -> Array<bool, D> {
-    a.map(|v| v.to_f64() > value)
+    let mut out = Array::from_elem(a.raw_dim(), false);
+    T::above_into(a.view().into_dyn(), value, out.view_mut().into_dyn());
+    out
 }
 
 /// Otsu's threshold (maximum between-class variance).

@@ -119,7 +119,15 @@ impl fmt::Display for DType {
 
 /// A pixel element type: one of [`DType`]'s Rust types.
 pub trait Element:
-    ElementOwned + Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'static
+    ElementOwned
+    + Copy
+    + Default
+    + PartialOrd
+    + Send
+    + Sync
+    + fmt::Debug
+    + crate::ndimage::Kernels
+    + 'static
 {
     /// The run-time tag of this type.
     const DTYPE: DType;

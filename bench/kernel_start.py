@@ -137,9 +137,11 @@ def measure(kernel, cells, cwd, timeout=1800):
     peak = tree_rss_kb(pid) if pid else 0
     times = []
     failures = []
+    texts = []
     for i, src in enumerate(cells):
         start = time.time()
         msg_id = kc.execute(src)
+        texts.append("")
         while True:
             try:
                 msg = kc.get_iopub_msg(timeout=0.05)
@@ -153,8 +155,10 @@ def measure(kernel, cells, cwd, timeout=1800):
                 continue
             if msg["msg_type"] == "error":
                 failures.append(i)
-            if msg["msg_type"] == "stream" and "panicked" in msg["content"].get("text", ""):
-                failures.append(i)
+            if msg["msg_type"] == "stream":
+                texts[-1] += msg["content"].get("text", "")
+                if "panicked" in msg["content"].get("text", ""):
+                    failures.append(i)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
         times.append(time.time() - start)
@@ -163,7 +167,7 @@ def measure(kernel, cells, cwd, timeout=1800):
     kc.stop_channels()
     km.shutdown_kernel(now=True)
     return {"ready": ready, "first_result": ready + (times[0] if times else 0.0), "cells": times,
-            "peak_mib": peak / 1024, "failures": sorted(set(failures))}
+            "peak_mib": peak / 1024, "failures": sorted(set(failures)), "stream": texts}
 
 
 def main():

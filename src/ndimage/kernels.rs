@@ -70,6 +70,9 @@ mod tests {
         let copy = view.to_owned();
         assert_eq!(above(&view, 1000.0), above(&copy, 1000.0));
         assert_eq!(max(&view), max(&copy));
-        assert_eq!(max(&copy), copy.iter().map(|&v| f64::from(v)).reduce(f64::max));
+        assert_eq!(
+            max(&copy),
+            copy.iter().map(|&v| f64::from(v)).reduce(f64::max)
+        );
     }
 }

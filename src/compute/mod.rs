@@ -1,9 +1,10 @@
 //! The tutorials' parallel API: dask's `delayed` / `compute` and the futures `Client`.
 //!
-//! Everything here is built for evcxr notebooks: a `compute` call builds its thread pool and
-//! drops it before returning (statics and rayon's global pool do not survive between cells),
-//! and a [`Client`] owns plain std threads, so it can be created in one cell and used in later
-//! ones. A task that fails or panics is reported by its label; the others finish. Nothing here
+//! Everything here is built for notebooks: a `compute` call starts its threads and joins them
+//! before returning, and a [`Client`] owns plain std threads, so it can be created in one cell and
+//! used in later ones. omeflow's own kernel loads omeflow once per kernel (kernel/README.md), so
+//! there its statics would survive from cell to cell; in a stock evcxr kernel every cell has its
+//! own copy of them. Threads owned by the call work the same in both, and in the CLI. A task that fails or panics is reported by its label; the others finish. Nothing here
 //! uses tokio, so it is safe to call when a tokio runtime is current.
 //!
 //! ```

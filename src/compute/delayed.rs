@@ -1,5 +1,6 @@
 //! `delayed` / `compute`: lazy labelled tasks, run in parallel on a pool built for the call.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Mutex};
@@ -9,6 +10,11 @@ use super::failure::{panic_text, ComputeError, TaskFailure};
 use super::progress::ProgressLine;
 
 type TaskFn<T> = Box<dyn FnOnce() -> Result<T, String> + Send>;
+
+/// A task's result with its type erased: the scheduler below is compiled once, in omeflow, not
+/// once per result type in the caller's crate (a notebook cell is built unoptimised, and every
+/// cell that computed paid for compiling the scheduler again).
+type AnyValue = Box<dyn Any + Send>;
 
 /// A lazy task: a label and a closure that runs when computed (dask's `delayed`).
 pub struct Delayed<T> {
@@ -20,6 +26,29 @@ impl<T> fmt::Debug for Delayed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Delayed({:?})", self.label)
     }
+}
+
+impl<T: Send + 'static> Delayed<T> {
+    fn erase(self) -> Delayed<AnyValue> {
+        let f = self.f;
+        Delayed {
+            label: self.label,
+            f: Box::new(move || f().map(|v| Box::new(v) as AnyValue)),
+        }
+    }
+}
+
+/// The value of an erased result; a type mismatch (which `erase` rules out) is a failure, not
+/// a panic.
+fn unerase<T: 'static>(index: usize, r: Result<AnyValue, TaskFailure>) -> Result<T, TaskFailure> {
+    r.and_then(|v| {
+        v.downcast::<T>().map(|v| *v).map_err(|_| TaskFailure {
+            index,
+            label: String::new(),
+            message: "internal error: a task's result came back with another type".into(),
+            panicked: false,
+        })
+    })
 }
 
 impl<T> Delayed<T> {
@@ -123,7 +152,10 @@ impl Compute {
     }
 
     /// Run every task; results in task order, or every failure with the successes kept.
-    pub fn run<T: Send>(&self, tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
+    pub fn run<T: Send + 'static>(
+        &self,
+        tasks: Vec<Delayed<T>>,
+    ) -> Result<Vec<T>, ComputeError<T>> {
         let all = self.run_all(tasks);
         if all.iter().all(Result::is_ok) {
             return Ok(all.into_iter().flatten().collect());
@@ -143,7 +175,10 @@ impl Compute {
     }
 
     /// Run every task; one `Result` per task, in task order.
-    pub fn run_all<T: Send>(&self, tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure>> {
+    pub fn run_all<T: Send + 'static>(
+        &self,
+        tasks: Vec<Delayed<T>>,
+    ) -> Vec<Result<T, TaskFailure>> {
         let n = tasks.len();
         let mut slots: Vec<Option<Result<T, TaskFailure>>> = (0..n).map(|_| None).collect();
         self.each_counted(tasks.into_iter(), Some(n), |i, r| slots[i] = Some(r));
@@ -168,7 +203,7 @@ impl Compute {
     /// however many tasks: only a few are in flight and nothing is kept.
     pub fn each<T, I, C>(&self, tasks: I, consume: C) -> Summary
     where
-        T: Send,
+        T: Send + 'static,
         I: IntoIterator<Item = Delayed<T>>,
         I::IntoIter: Send,
         C: FnMut(usize, Result<T, TaskFailure>),
@@ -183,10 +218,21 @@ impl Compute {
 
     fn each_counted<T, I, C>(&self, tasks: I, total: Option<usize>, mut consume: C) -> Summary
     where
-        T: Send,
+        T: Send + 'static,
         I: Iterator<Item = Delayed<T>> + Send,
         C: FnMut(usize, Result<T, TaskFailure>),
     {
+        let mut erased = tasks.map(Delayed::erase);
+        self.each_erased(&mut erased, total, &mut |i, r| consume(i, unerase(i, r)))
+    }
+
+    fn each_erased(
+        &self,
+        tasks: &mut (dyn Iterator<Item = Delayed<AnyValue>> + Send),
+        total: Option<usize>,
+        consume: &mut dyn FnMut(usize, Result<AnyValue, TaskFailure>),
+    ) -> Summary {
+        type T = AnyValue;
         let threads = self.thread_count();
         let mut progress = ProgressLine::new(self.name.clone(), total, self.progress);
         // Tiny tasks are taken and reported in batches, so the per-task cost is not one lock and
@@ -253,12 +299,12 @@ impl Compute {
 /// Run tasks in parallel on all cores (dask's `compute(*lazy_results)`): results in task order,
 /// a progress line at least every 10 % or 2 s once the run has lasted a second, then a
 /// summary line.
-pub fn compute<T: Send>(tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
+pub fn compute<T: Send + 'static>(tasks: Vec<Delayed<T>>) -> Result<Vec<T>, ComputeError<T>> {
     Compute::new().run(tasks)
 }
 
 /// Like [`compute`], but one `Result` per task, so successes and failures sit side by side.
-pub fn compute_all<T: Send>(tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure>> {
+pub fn compute_all<T: Send + 'static>(tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure>> {
     Compute::new().run_all(tasks)
 }
 
@@ -275,7 +321,7 @@ pub fn compute_all<T: Send>(tasks: Vec<Delayed<T>>) -> Vec<Result<T, TaskFailure
 /// ```
 pub fn compute_each<T, I, C>(tasks: I, consume: C) -> Summary
 where
-    T: Send,
+    T: Send + 'static,
     I: IntoIterator<Item = Delayed<T>>,
     I::IntoIter: Send,
     C: FnMut(usize, Result<T, TaskFailure>),

@@ -81,7 +81,9 @@ code("""let futures: Vec<Future<Probabilities>> = images
 futures.len()"""),
 md("""## Gather the results
 Wait until the work is done and collect the probability maps, in the order of the images."""),
-code("""let results = client.gather(futures)?;
+code("""let start = std::time::Instant::now();
+let results = client.gather(futures)?;
+println!("Compute time (in seconds): {:.3}", start.elapsed().as_secs_f64());
 println!("{} probability maps", results.len());
 results[0].clone()"""),
 md("""## Save the results

@@ -3,6 +3,7 @@
 Talks to the installed omeflow-rust kernel with jupyter_client, as JupyterLab does:
 - a cell interrupted while it sleeps fails with one message that names the lost variables and
   says that functions survive; the next cells can call an earlier function and define new values;
+- two kernels started together (two notebooks open) both run their cells;
 - `complete_request` for `conn.` and `Pix` returns omeflow's names once rust-analyzer is warm
   (it loads in the background: the first requests may answer nothing, and no cell waits for it).
 
@@ -60,8 +61,29 @@ def main():
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
+    # A second kernel at the same time, as with two notebooks open: each builds in its own folder.
+    km2 = KernelManager(kernel_name="omeflow-rust")
+    km2.start_kernel()
+    kc2 = km2.client()
+    kc2.start_channels()
     try:
         kc.wait_for_ready(timeout=1800)
+        kc2.wait_for_ready(timeout=1800)
+        ids = [kc.execute(f"let who = {n}u8;\nwho * 2") for n in (1, 2)]
+        ids2 = [kc2.execute(f"let who = {n}u8;\nwho * 3") for n in (3, 4)]
+        got = []
+        for client, msg_ids in ((kc, ids), (kc2, ids2)):
+            for msg_id in msg_ids:
+                while True:
+                    reply = client.get_shell_msg(timeout=300)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        got.append(reply["content"]["status"])
+                        break
+        status, outputs = run(kc2, "who")
+        check("two kernels at once run their cells", got == ["ok"] * 4 and ("result", "4") in outputs,
+              repr((got, outputs)))
+        kc2.stop_channels()
+        km2.shutdown_kernel(now=True)
         status, _ = run(kc, 'fn double(x: u32) -> u32 { x * 2 }\nlet kept = 21u32;\nlet conn = connect(SAMPLE, "", "")?;')
         check("define a function and values", status == "ok")
 
@@ -79,7 +101,7 @@ def main():
                 break
         text = " ".join(errors)
         check("an interrupt says what was lost in one message",
-              len(errors) == 1 and "every variable is gone (conn, kept)" in text
+              len(errors) == 1 and "every variable is gone (conn, kept, who)" in text
               and "Functions, types and `use` items" in text, repr(errors))
 
         status, outputs = run(kc, "let again = double(4);\nagain")
@@ -102,6 +124,8 @@ def main():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+        if km2.is_alive():
+            km2.shutdown_kernel(now=True)
     print(f"{'all kernel checks passed' if not failures else f'{len(failures)} kernel check(s) failed'}")
     sys.exit(1 if failures else 0)
 

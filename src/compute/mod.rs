@@ -4,8 +4,9 @@
 //! before returning, and a [`Client`] owns plain std threads, so it can be created in one cell and
 //! used in later ones. omeflow's own kernel loads omeflow once per kernel (kernel/README.md), so
 //! there its statics would survive from cell to cell; in a stock evcxr kernel every cell has its
-//! own copy of them. Threads owned by the call work the same in both, and in the CLI. A task that fails or panics is reported by its label; the others finish. Nothing here
-//! uses tokio, so it is safe to call when a tokio runtime is current.
+//! own copy of them. Threads owned by the call work the same in both, and in the CLI. A task
+//! that fails or panics is reported by its label; the others finish. Nothing here uses tokio, so
+//! it is safe to call when a tokio runtime is current.
 //!
 //! ```
 //! use omeflow::compute::{compute, delayed};

@@ -118,6 +118,11 @@ pub enum Error {
     #[error("classification failed: {0}")]
     Classify(String),
 
+    /// A run or an output that did not do all its work: some planes were not processed, or an
+    /// output was interrupted before it was committed. Never reported as success.
+    #[error("incomplete: {0}")]
+    Incomplete(String),
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     Io {

@@ -118,7 +118,7 @@ pub(crate) async fn open_array(
     store: &Store,
     path: &str,
     default_sep: char,
-) -> Result<(ZArray, DType)> {
+) -> Result<(ZArray, DType, super::chunk::Layers)> {
     let node = read_node(store, path).await?;
     let location = store.describe(path);
     let metadata = match node {
@@ -135,10 +135,18 @@ pub(crate) async fn open_array(
             })
         }
         Some(NodeMeta::ArrayV2(v)) => {
-            ArrayMetadata::V2(check_v2(store, path, v, default_sep).await?)
+            let layers = super::chunk::Layers::from_v2(&v);
+            (
+                ArrayMetadata::V2(check_v2(store, path, v, default_sep).await?),
+                layers,
+            )
         }
-        Some(NodeMeta::ArrayV3(v)) => ArrayMetadata::V3(check_v3(&location, v)?),
+        Some(NodeMeta::ArrayV3(v)) => {
+            let layers = super::chunk::Layers::from_v3(&v);
+            (ArrayMetadata::V3(check_v3(&location, v)?), layers)
+        }
     };
+    let (metadata, layers) = metadata;
     let dtype_name = match &metadata {
         ArrayMetadata::V2(m) => serde_json::to_value(&m.dtype).ok(),
         ArrayMetadata::V3(m) => serde_json::to_value(&m.data_type).ok(),
@@ -162,7 +170,7 @@ pub(crate) async fn open_array(
         name: dtype_name.map(|v| v.to_string()).unwrap_or_default(),
         location: location.clone(),
     })?;
-    Ok((array, dtype))
+    Ok((array, dtype, layers))
 }
 
 async fn check_v2(

@@ -14,6 +14,7 @@
 //! ```
 
 mod array;
+mod chunk;
 mod dtype;
 mod info;
 mod metadata;
@@ -25,7 +26,7 @@ use serde_json::Value;
 pub use dtype::{AnyArray, DType, Element};
 pub use info::{ImageInfo, LevelInfo};
 pub use metadata::{Axis, Channel, ImageMetadata, Level, Window, AXES5};
-pub use pixels::{Pixels, Region, DEFAULT_MEMORY_BUDGET};
+pub use pixels::{Pixels, Region, DEFAULT_MEMORY_BUDGET, MAX_CHUNK_BYTES, MAX_ELEMENTS};
 
 use crate::store::{Store, StoreOptions};
 use crate::{Error, Result};
@@ -186,7 +187,7 @@ impl OmeZarr {
             '/'
         };
         let store = self.store.clone();
-        let (array, dtype) = self
+        let (array, dtype, layers) = self
             .store
             .runtime()
             .block_on(async move { array::open_array(&store, &path, default_sep).await })?;
@@ -210,7 +211,7 @@ impl OmeZarr {
         let scale5 = self.metadata.scale5(level).unwrap_or([1.0; 5]);
         Pixels::new(
             self.store.clone(),
-            array,
+            (array, layers),
             dtype,
             (level, self.level_count()),
             lv.path.clone(),

@@ -19,6 +19,51 @@ use crate::{Error, Result};
 /// Default limit for one read: 2 GiB.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
 
+/// The most elements one image level may declare: 2^52, a 4-petabyte uint8 image. Larger
+/// shapes come from corrupt or hostile metadata, and their element counts approach the
+/// limits of u64 and f64 arithmetic.
+pub const MAX_ELEMENTS: u64 = 1 << 52;
+
+/// The most bytes one decoded chunk may hold: 1 GiB. A chunk is decoded whole in memory,
+/// several at once, so a larger declared chunk is refused when the level is opened rather
+/// than allocated when it is read.
+pub const MAX_CHUNK_BYTES: u64 = 1 << 30;
+
+/// Check a level's declared sizes before anything is allocated or looped over from them:
+/// the element count, one plane's bytes and one chunk's bytes.
+pub(crate) fn check_sizes(
+    shape: [usize; 5],
+    chunks: [usize; 5],
+    elem_size: usize,
+) -> std::result::Result<(), String> {
+    let product = |dims: &[usize]| {
+        dims.iter()
+            .try_fold(1u64, |acc, &n| acc.checked_mul(n as u64))
+    };
+    match product(&shape) {
+        Some(n) if n <= MAX_ELEMENTS => {}
+        _ => {
+            return Err(format!(
+                "shape {shape:?} declares more than 2^52 elements; the metadata is corrupt"
+            ))
+        }
+    }
+    let plane = product(&shape[3..]).and_then(|n| n.checked_mul(elem_size as u64));
+    if plane.is_none_or(|b| b > usize::MAX as u64 / 2) {
+        return Err(format!(
+            "a (y, x) plane of shape {shape:?} does not fit in memory"
+        ));
+    }
+    match product(&chunks).and_then(|n| n.checked_mul(elem_size as u64)) {
+        Some(b) if b <= MAX_CHUNK_BYTES => Ok(()),
+        _ => Err(format!(
+            "chunks of shape {chunks:?} hold more than {} MiB each; omeflow reads chunks of \
+             at most that size",
+            MAX_CHUNK_BYTES >> 20
+        )),
+    }
+}
+
 /// A region of an image in (t, c, z, y, x) coordinates, half-open ranges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region(pub [Range<usize>; 5]);
@@ -30,15 +75,20 @@ impl Region {
     }
     /// One (t, c, z) plane of an image of `shape`.
     pub fn plane(shape: [usize; 5], t: usize, c: usize, z: usize) -> Self {
-        Region([t..t + 1, c..c + 1, z..z + 1, 0..shape[3], 0..shape[4]])
+        // Saturating: an index at usize::MAX gives an empty range that the bounds check refuses.
+        let one = |i: usize| i..i.saturating_add(1);
+        Region([one(t), one(c), one(z), 0..shape[3], 0..shape[4]])
     }
     /// The region's shape.
     pub fn shape(&self) -> [usize; 5] {
         std::array::from_fn(|i| self.0[i].end.saturating_sub(self.0[i].start))
     }
-    /// Number of elements.
+    /// Number of elements; `u64::MAX` when the count does not fit (so any budget refuses it).
     pub fn len(&self) -> u64 {
-        self.shape().iter().map(|&n| n as u64).product()
+        self.shape()
+            .iter()
+            .try_fold(1u64, |acc, &n| acc.checked_mul(n as u64))
+            .unwrap_or(u64::MAX)
     }
     /// Whether the region holds no element.
     pub fn is_empty(&self) -> bool {
@@ -60,6 +110,8 @@ struct Inner {
     chunks5: [usize; 5],
     scale5: [f64; 5],
     sharded: bool,
+    /// The compressors, to bound what a chunk decodes to.
+    layers: super::chunk::Layers,
 }
 
 /// One resolution level of an OME-Zarr image: lazy, cheap to clone, safe to share across threads.
@@ -95,7 +147,7 @@ impl std::fmt::Debug for Pixels {
 impl Pixels {
     pub(crate) fn new(
         store: Store,
-        array: ZArray,
+        (array, layers): (ZArray, super::chunk::Layers),
         dtype: DType,
         (level, levels): (usize, usize),
         path: String,
@@ -111,10 +163,17 @@ impl Pixels {
                 location: store.describe(&path),
                 reason: e.to_string(),
             })?;
+        let bad = |reason: String| Error::InvalidMetadata {
+            location: store.describe(&path),
+            reason,
+        };
         for (i, &slot) in slots.iter().enumerate() {
-            shape5[slot] = array.shape()[i] as usize;
-            chunks5[slot] = chunk0[i].get() as usize;
+            shape5[slot] = usize::try_from(array.shape()[i])
+                .map_err(|_| bad(format!("axis {i} of {} is too long", array.shape()[i])))?;
+            chunks5[slot] = usize::try_from(chunk0[i].get())
+                .map_err(|_| bad(format!("chunk axis {i} of {} is too long", chunk0[i])))?;
         }
+        check_sizes(shape5, chunks5, dtype.size()).map_err(bad)?;
         let sharded = match array.metadata() {
             zarrs::array::ArrayMetadata::V3(m) => {
                 m.codecs.iter().any(|c| c.name() == "sharding_indexed")
@@ -124,6 +183,7 @@ impl Pixels {
         Ok(Self {
             inner: Arc::new(Inner {
                 sharded,
+                layers,
                 store,
                 array,
                 dtype,
@@ -169,12 +229,15 @@ impl Pixels {
     }
     /// Number of (t, c, z) planes.
     pub fn plane_count(&self) -> usize {
+        // Checked when the level was opened (`check_sizes`).
         let [t, c, z, _, _] = self.shape();
         t * c * z
     }
-    /// Size of the whole level in bytes, uncompressed.
+    /// Size of the whole level in bytes, uncompressed (`u64::MAX` if that does not fit).
     pub fn nbytes(&self) -> u64 {
-        Region::all(self.shape()).len() * self.dtype().size() as u64
+        Region::all(self.shape())
+            .len()
+            .saturating_mul(self.dtype().size() as u64)
     }
     /// The memory budget of one read, in bytes.
     pub fn memory_budget(&self) -> u64 {
@@ -276,7 +339,7 @@ impl Pixels {
                 )));
             }
         }
-        let needed = region.len() * self.dtype().size() as u64;
+        let needed = region.len().saturating_mul(self.dtype().size() as u64);
         if needed > self.budget {
             return Err(Error::MemoryBudget {
                 what: format!("{:?} of {}", region.shape(), self.location()),
@@ -319,19 +382,28 @@ impl Pixels {
             let this = self.clone();
             let subset = subset.clone();
             let idx = idx.to_vec();
+            let idx_for_error = idx.clone();
             // A task per chunk, so decoding runs on all I/O threads while others wait on the network.
             let task = self
                 .inner
                 .store
                 .runtime()
                 .spawn(async move { this.read_chunk_part::<T>(&idx, &subset).await });
+            let key = self.chunk_key(&idx_for_error);
+            let location = self.inner.store.location().to_string();
             async move {
-                task.await.map_err(|e| Error::Storage {
-                    location: "chunk read task".into(),
+                task.await.map_err(|e| Error::CorruptChunk {
+                    location,
+                    key,
+                    // zarrs panics on some corrupt data (a shard index near 2^64): the chunk
+                    // is reported, not the process lost.
                     reason: if e.is_panic() {
-                        crate::store::panic_message(e.into_panic())
+                        format!(
+                            "decoding panicked: {}",
+                            crate::store::panic_message(e.into_panic())
+                        )
                     } else {
-                        "cancelled".into()
+                        "the read was cancelled".into()
                     },
                 })?
             }
@@ -402,10 +474,7 @@ impl Pixels {
             // The decoded bytes are kept as they are: turning them into an ndarray would
             // zero-fill a new buffer and copy every byte into it, only for the caller to copy
             // them once more into the output.
-            let bytes = array
-                .async_retrieve_chunk::<zarrs::array::ArrayBytes<'static>>(idx)
-                .await
-                .map_err(|e| self.chunk_error(idx, e))?;
+            let bytes = self.retrieve_chunk_bounded(idx).await?;
             let shape = array
                 .chunk_shape(idx)
                 .map_err(|e| self.invalid(e))?
@@ -418,6 +487,69 @@ impl Pixels {
             (full, in_chunk.to_ranges())
         };
         Ok((overlap, data, in_data))
+    }
+
+    /// One whole chunk, decoded by zarrs once its stored bytes are known to decode to no more
+    /// than the chunk's declared size (`super::chunk`); the fill value when it is not stored.
+    async fn retrieve_chunk_bounded(
+        &self,
+        idx: &[u64],
+    ) -> Result<zarrs::array::ArrayBytes<'static>> {
+        use zarrs::array::{ArrayBytes, ArrayToBytesCodecTraits, CodecOptions};
+        let array = &self.inner.array;
+        let shape = array.chunk_shape(idx).map_err(|e| self.invalid(e))?;
+        let elements = shape.iter().try_fold(1u64, |n, d| n.checked_mul(d.get()));
+        let decoded_len = elements
+            .and_then(|n| n.checked_mul(self.inner.dtype.size() as u64))
+            .filter(|&b| b <= MAX_CHUNK_BYTES)
+            .ok_or_else(|| self.invalid(format!("chunk {idx:?} is too large to read")))?;
+        let key = self.chunk_key(idx);
+        let encoded =
+            array
+                .async_retrieve_encoded_chunk(idx)
+                .await
+                .map_err(|e| Error::Storage {
+                    location: self.inner.store.describe(&key),
+                    reason: crate::store::error_chain(&e),
+                })?;
+        let Some(encoded) = encoded else {
+            // A missing chunk is the fill value, but a folder where a chunk file belongs is a
+            // broken copy, not a missing chunk.
+            if self.inner.store.is_local_dir(&key) {
+                return Err(self.corrupt(&key, "a folder where a chunk file belongs"));
+            }
+            let elements = elements.unwrap_or(0);
+            return ArrayBytes::new_fill_value(array.data_type(), elements, array.fill_value())
+                .map_err(|e| self.corrupt(&key, e));
+        };
+        self.inner
+            .layers
+            .check(&encoded, decoded_len)
+            .map_err(|reason| self.corrupt(&key, reason))?;
+        let bytes = array
+            .codecs()
+            .decode(
+                std::borrow::Cow::Owned(encoded.into()),
+                &shape,
+                array.data_type(),
+                array.fill_value(),
+                &CodecOptions::default(),
+            )
+            .map_err(|e| self.corrupt(&key, crate::store::error_chain(&e)))?;
+        Ok(bytes.into_owned())
+    }
+
+    fn chunk_key(&self, idx: &[u64]) -> String {
+        let key = self.inner.array.chunk_key(idx).to_string();
+        key.trim_start_matches('/').to_string()
+    }
+
+    fn corrupt(&self, key: &str, reason: impl std::fmt::Display) -> Error {
+        Error::CorruptChunk {
+            location: self.inner.store.location().to_string(),
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
     }
 
     /// Stored order -> (t, c, z, y, x), inserting size-1 axes for absent ones.

@@ -305,9 +305,27 @@ pub fn run_segment(
             }
         }
     });
-    reader.abort();
     if let Some(e) = fatal.into_inner().ok().flatten() {
+        reader.abort();
         return Err(e);
+    }
+    // Every plane sent was received, so the reader has finished or is about to; a reader that
+    // panicked or stopped early leaves planes missing, and the run must not look complete.
+    let reader_end = futures::executor::block_on(reader);
+    if planes.len() != total {
+        let why = match reader_end {
+            Err(e) if e.is_panic() => format!(
+                "reading planes panicked: {}",
+                crate::store::panic_message(e.into_panic())
+            ),
+            Err(_) => "reading planes was cancelled".to_string(),
+            Ok(()) => "some planes were never delivered".to_string(),
+        };
+        return Err(Error::Incomplete(format!(
+            "{} of {total} planes of {} were segmented: {why}",
+            planes.len(),
+            task.source
+        )));
     }
     let table_rows = match table {
         Some(t) => t

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bounded;
 mod runtime;
 
 use std::fmt;
@@ -53,6 +54,10 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The default bound of one read: the largest chunk omeflow decodes, plus room for a codec's
+/// headers.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = crate::ngff::MAX_CHUNK_BYTES + (16 << 20);
+
 /// How to reach a store: S3 credentials and endpoint, retries, timeouts and concurrency.
 ///
 /// Unset S3 fields fall back to the usual AWS environment variables (`AWS_ACCESS_KEY_ID`,
@@ -84,6 +89,9 @@ pub struct StoreOptions {
     pub concurrency: usize,
     /// Worker threads of the I/O runtime.
     pub io_threads: usize,
+    /// The most bytes one read (a metadata document or a stored chunk) may return. Larger
+    /// answers are refused before anything is allocated for them.
+    pub max_object_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -101,6 +109,7 @@ impl Default for StoreOptions {
             request_timeout: Duration::from_secs(60),
             concurrency: 32,
             io_threads: 2,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
         }
     }
 }
@@ -176,6 +185,8 @@ pub struct Store {
     backend: Backend,
     runtime: IoRuntime,
     concurrency: usize,
+    /// The folder of a local store, to tell a folder from a missing file.
+    local_root: Option<PathBuf>,
 }
 
 impl fmt::Debug for Store {
@@ -197,6 +208,7 @@ impl Store {
             return Err(invalid(location, "empty location"));
         }
         let runtime = IoRuntime::new(options.io_threads)?;
+        let mut local_root = None;
         let (objects, backend): (Arc<dyn ObjectStore>, Backend) = match scheme(location) {
             Some("http") | Some("https") => (open_http(location, options)?, Backend::Http),
             Some("s3") => (open_s3(location, options)?, Backend::S3),
@@ -205,7 +217,9 @@ impl Store {
                 let path = url
                     .to_file_path()
                     .map_err(|_| invalid(location, "not a local file URL"))?;
-                (open_local(&path)?, Backend::Local)
+                let (store, root) = open_local(&path)?;
+                local_root = Some(root);
+                (store, Backend::Local)
             }
             Some(other) if other.len() > 1 => {
                 return Err(invalid(
@@ -215,8 +229,22 @@ impl Store {
                     ),
                 ))
             }
-            _ => (open_local(Path::new(location))?, Backend::Local),
+            _ => {
+                let (store, root) = open_local(Path::new(location))?;
+                local_root = Some(root);
+                (store, Backend::Local)
+            }
         };
+        let bounds = bounded::Bounds {
+            max_bytes: options.max_object_bytes,
+            retries: if backend == Backend::Local {
+                0
+            } else {
+                options.max_retries
+            },
+            backoff: options.initial_backoff,
+        };
+        let objects: Arc<dyn ObjectStore> = Arc::new(bounded::BoundedStore::new(objects, bounds));
         let concurrency = match backend {
             Backend::Local => options.concurrency.min(8),
             _ => options.concurrency,
@@ -227,6 +255,7 @@ impl Store {
             backend,
             runtime,
             concurrency,
+            local_root,
         })
     }
 
@@ -271,8 +300,22 @@ impl Store {
         Self {
             objects: Arc::new(PrefixStore::new(self.objects.clone(), sub)),
             location: format!("{}/{}", self.location, sub),
+            local_root: self.local_root.as_ref().map(|r| r.join(sub)),
             ..self.clone()
         }
+    }
+
+    /// The local folder of this store, if it is local.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// Whether `key` of a local store is a folder (never true for remote stores).
+    pub(crate) fn is_local_dir(&self, key: &str) -> bool {
+        self.local_root
+            .as_ref()
+            .and_then(|r| std::fs::symlink_metadata(r.join(key)).ok())
+            .is_some_and(|m| m.is_dir())
     }
 
     /// The full location of `key` in this store, for messages.
@@ -354,7 +397,7 @@ fn invalid(location: &str, reason: impl fmt::Display) -> Error {
     }
 }
 
-fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>> {
+fn open_local(path: &Path) -> Result<(Arc<dyn ObjectStore>, PathBuf)> {
     let abs: PathBuf = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -370,7 +413,7 @@ fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>> {
     }
     let fs =
         LocalFileSystem::new_with_prefix(&abs).map_err(|e| invalid(&path.to_string_lossy(), e))?;
-    Ok(Arc::new(fs))
+    Ok((Arc::new(fs), abs))
 }
 
 /// Make ring rustls' crypto provider for this process before any HTTP client is built (reqwest

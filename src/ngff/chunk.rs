@@ -1,0 +1,270 @@
+//! What a stored chunk may decode to, checked before zarrs decodes it.
+//!
+//! zarrs trusts a compressed chunk's own claims: a zstd frame's content size, a blosc header's
+//! size, or a deflate stream's end. A 100 KB chunk can claim gigabytes, and zarrs would
+//! allocate them before finding that the result does not match the chunk's shape. Here every
+//! compressor's claim is checked against the size the array's metadata declares for the chunk
+//! (itself bounded when the level is opened), so a hostile chunk costs no more memory than an
+//! honest one.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+/// One bytes-to-bytes codec of an array, as far as the size check needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layer {
+    Blosc,
+    Zstd,
+    Gzip,
+    Zlib,
+    /// A 4-byte checksum after the data (v3 `crc32c`).
+    Crc32c,
+}
+
+/// The bytes-to-bytes codecs of an array in decoding order (the last one applied when the
+/// chunk was written comes first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Layers(Vec<Layer>);
+
+impl Layers {
+    /// From a Zarr v2 `.zarray`: its `compressor`.
+    pub(crate) fn from_v2(meta: &Value) -> Self {
+        let id = meta
+            .get("compressor")
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_str);
+        Self(id.and_then(layer).into_iter().collect())
+    }
+
+    /// From a Zarr v3 array's `codecs`: those after the array-to-bytes codec, reversed.
+    pub(crate) fn from_v3(meta: &Value) -> Self {
+        let codecs = meta.get("codecs").and_then(Value::as_array);
+        let names = codecs
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("name").and_then(Value::as_str));
+        let mut layers: Vec<Layer> = names.filter_map(layer).collect();
+        layers.reverse();
+        Self(layers)
+    }
+
+    /// Check that `encoded` decodes to exactly `decoded_len` bytes without decoding more than
+    /// that; the reason when it does not.
+    pub(crate) fn check(&self, encoded: &[u8], decoded_len: u64) -> Result<(), String> {
+        let mut data: std::borrow::Cow<'_, [u8]> = encoded.into();
+        let compressors = self.0.iter().filter(|l| **l != Layer::Crc32c).count();
+        let mut seen = 0;
+        for layer in &self.0 {
+            if *layer == Layer::Crc32c {
+                let n = data
+                    .len()
+                    .checked_sub(4)
+                    .ok_or("shorter than its checksum")?;
+                data = match data {
+                    std::borrow::Cow::Borrowed(b) => b[..n].into(),
+                    std::borrow::Cow::Owned(mut v) => {
+                        v.truncate(n);
+                        v.into()
+                    }
+                };
+                continue;
+            }
+            seen += 1;
+            if seen == compressors {
+                // The innermost compressor yields the chunk's bytes: its claim must match.
+                return claim(*layer, &data, decoded_len);
+            }
+            // A compressor inside another (rare): decode this one, bounded, and go on.
+            let bound = decoded_len.saturating_mul(2).saturating_add(1 << 20);
+            data = inflate(*layer, &data, bound)?.into();
+        }
+        // No compressor: the bytes are the chunk.
+        if data.len() as u64 == decoded_len {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} bytes stored for a chunk of {decoded_len} bytes",
+                data.len()
+            ))
+        }
+    }
+}
+
+fn layer(name: &str) -> Option<Layer> {
+    Some(match name {
+        "blosc" => Layer::Blosc,
+        "zstd" => Layer::Zstd,
+        "gzip" => Layer::Gzip,
+        "zlib" | "numcodecs.zlib" => Layer::Zlib,
+        "crc32c" => Layer::Crc32c,
+        _ => return None,
+    })
+}
+
+fn mismatch(what: &str, claimed: u64, expected: u64) -> String {
+    format!("{what} says it decodes to {claimed} bytes, but the chunk holds {expected} bytes")
+}
+
+/// Check what `layer`'s encoding of `data` claims to decode to against `expected`.
+fn claim(layer: Layer, data: &[u8], expected: u64) -> Result<(), String> {
+    match layer {
+        Layer::Blosc => {
+            // Blosc's 16-byte header: version, versionlz, flags, typesize, then the decoded
+            // size, block size and stored size as little-endian u32s.
+            let header = data.get(..16).ok_or("a blosc header needs 16 bytes")?;
+            let word = |i: usize| {
+                u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
+            };
+            let (nbytes, cbytes) = (u64::from(word(4)), u64::from(word(12)));
+            if cbytes != data.len() as u64 {
+                return Err(format!(
+                    "the blosc header says {cbytes} stored bytes, but {} are stored",
+                    data.len()
+                ));
+            }
+            if nbytes != expected {
+                return Err(mismatch("the blosc header", nbytes, expected));
+            }
+            Ok(())
+        }
+        Layer::Zstd => match zstd::zstd_safe::get_frame_content_size(data) {
+            Ok(Some(n)) if n != expected => Err(mismatch("the zstd frame", n, expected)),
+            Ok(Some(_)) => Ok(()),
+            // No size in the frame header: count what it decodes to, up to one byte too many.
+            Ok(None) => count(layer, data, expected),
+            Err(_) => Err("not a zstd frame".into()),
+        },
+        Layer::Gzip | Layer::Zlib => count(layer, data, expected),
+        Layer::Crc32c => Ok(()),
+    }
+}
+
+/// Decode `data` into nothing, counting at most `expected + 1` bytes.
+fn count(layer: Layer, data: &[u8], expected: u64) -> Result<(), String> {
+    let reader = decoder(layer, data)?;
+    let n = std::io::copy(&mut reader.take(expected + 1), &mut std::io::sink())
+        .map_err(|e| format!("{layer:?} stream: {e}"))?;
+    if n > expected {
+        Err(format!(
+            "the {layer:?} stream decodes to more than the chunk's {expected} bytes"
+        ))
+    } else if n < expected {
+        Err(mismatch(&format!("the {layer:?} stream"), n, expected))
+    } else {
+        Ok(())
+    }
+}
+
+/// Decode `data` into at most `bound` bytes.
+fn inflate(layer: Layer, data: &[u8], bound: u64) -> Result<Vec<u8>, String> {
+    if layer == Layer::Blosc {
+        return Err("blosc inside another compressor is not read".into());
+    }
+    let reader = decoder(layer, data)?;
+    let mut out = Vec::new();
+    reader
+        .take(bound + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{layer:?} stream: {e}"))?;
+    if out.len() as u64 > bound {
+        return Err(format!(
+            "the {layer:?} stream decodes to more than {bound} bytes"
+        ));
+    }
+    Ok(out)
+}
+
+fn decoder<'a>(layer: Layer, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, String> {
+    Ok(match layer {
+        Layer::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(data).map_err(|e| format!("zstd: {e}"))?,
+        ),
+        Layer::Gzip => Box::new(flate2::read::GzDecoder::new(data)),
+        Layer::Zlib => Box::new(flate2::read::ZlibDecoder::new(data)),
+        Layer::Blosc | Layer::Crc32c => return Err(format!("{layer:?} is not a stream")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zstd_of(data: &[u8]) -> Vec<u8> {
+        zstd::bulk::compress(data, 3).unwrap()
+    }
+
+    #[test]
+    fn an_honest_zstd_chunk_passes_and_a_bomb_does_not() {
+        let layers = Layers(vec![Layer::Zstd]);
+        let honest = zstd_of(&[7u8; 4096]);
+        layers.check(&honest, 4096).unwrap();
+        // 64 MiB of zeros compress to a few KB; declared as a 4 KB chunk it is refused from
+        // its header, without decoding.
+        let bomb = zstd_of(&vec![0u8; 64 << 20]);
+        let e = layers.check(&bomb, 4096).unwrap_err();
+        assert!(e.contains("decodes to 67108864 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_zstd_frame_without_its_size_is_counted_with_a_bound() {
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.include_contentsize(false).unwrap();
+        enc.write_all(&vec![0u8; 8 << 20]).unwrap();
+        let frame = enc.finish().unwrap();
+        let e = Layers(vec![Layer::Zstd]).check(&frame, 4096).unwrap_err();
+        assert!(e.contains("more than the chunk's 4096 bytes"), "{e}");
+    }
+
+    #[test]
+    fn gzip_and_zlib_bombs_are_stopped() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 16 << 20]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(Layers(vec![Layer::Gzip]).check(&gz, 1024).is_err());
+        assert!(Layers(vec![Layer::Gzip]).check(&gz, 16 << 20).is_ok());
+        let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        zl.write_all(&[1u8; 100]).unwrap();
+        let zl = zl.finish().unwrap();
+        let e = Layers(vec![Layer::Zlib]).check(&zl, 1000).unwrap_err();
+        assert!(e.contains("decodes to 100 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_blosc_header_must_match() {
+        let mut header = vec![2u8, 1, 1, 2];
+        header.extend_from_slice(&(1u32 << 31).to_le_bytes()); // 2 GiB claimed
+        header.extend_from_slice(&4096u32.to_le_bytes());
+        header.extend_from_slice(&20u32.to_le_bytes());
+        header.extend_from_slice(&[0; 4]);
+        let e = Layers(vec![Layer::Blosc]).check(&header, 8192).unwrap_err();
+        assert!(e.contains("2147483648"), "{e}");
+        assert!(Layers(vec![Layer::Blosc])
+            .check(&header[..10], 8192)
+            .is_err());
+    }
+
+    #[test]
+    fn a_checksum_is_stripped_first_and_raw_chunks_must_be_exact() {
+        let mut data = zstd_of(&[1u8; 64]);
+        data.extend_from_slice(&[0; 4]);
+        Layers(vec![Layer::Crc32c, Layer::Zstd])
+            .check(&data, 64)
+            .unwrap();
+        assert!(Layers::default().check(&[0; 10], 12).is_err());
+        Layers::default().check(&[0; 12], 12).unwrap();
+        assert!(Layers(vec![Layer::Crc32c]).check(&[0; 2], 0).is_err());
+    }
+
+    #[test]
+    fn layers_come_from_metadata_in_decoding_order() {
+        let v2 = serde_json::json!({"compressor": {"id": "blosc"}});
+        assert_eq!(Layers::from_v2(&v2), Layers(vec![Layer::Blosc]));
+        let v3 = serde_json::json!({"codecs": [{"name": "bytes"}, {"name": "zstd"}, {"name": "crc32c"}]});
+        assert_eq!(
+            Layers::from_v3(&v3),
+            Layers(vec![Layer::Crc32c, Layer::Zstd])
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Every read through omeflow's stores is bounded in size and, for remote stores, retried when
+//! the connection drops in the middle of a body.
+//!
+//! object_store retries a request that fails before its answer, but reads the body afterwards
+//! without retrying, and sizes its buffer from the server's `Content-Length`: a dropped
+//! connection fails the whole read at once, and a header that claims 100 GiB aborts the
+//! process. This wrapper reads each body itself: it refuses an answer larger than the store's
+//! bound before allocating, and tries again (with backoff) when the body breaks off.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+/// What one store may read at once, and how it retries broken bodies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    /// The most bytes one read may return.
+    pub max_bytes: u64,
+    /// Retries after a body that broke off (remote stores; 0 for local ones).
+    pub retries: usize,
+    /// First wait between them; doubles each time.
+    pub backoff: Duration,
+}
+
+/// An object store whose reads are bounded and whose broken bodies are retried.
+#[derive(Debug)]
+pub(crate) struct BoundedStore {
+    inner: Arc<dyn ObjectStore>,
+    bounds: Bounds,
+}
+
+impl BoundedStore {
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, bounds: Bounds) -> Self {
+        Self { inner, bounds }
+    }
+
+    fn too_large(&self, location: &Path, len: u64) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "omeflow",
+            source: format!(
+                "{location}: the answer is {len} bytes, more than the {} bytes one read may take; \
+                 the data is corrupt, or raise StoreOptions::max_object_bytes",
+                self.bounds.max_bytes
+            )
+            .into(),
+        }
+    }
+
+    /// Read a whole body, bounded by the answer's declared length (itself bounded).
+    async fn collect(&self, location: &Path, result: GetResult) -> object_store::Result<GetResult> {
+        let len = result.range.end.saturating_sub(result.range.start);
+        if len > self.bounds.max_bytes {
+            return Err(self.too_large(location, len));
+        }
+        let GetResult {
+            payload,
+            meta,
+            range,
+            attributes,
+            extensions,
+        } = result;
+        let payload = match payload {
+            GetResultPayload::Stream(mut stream) => {
+                // `len` is bounded above; a body longer than it declared is refused too.
+                let mut buf = Vec::with_capacity(len as usize);
+                while let Some(part) = stream.try_next().await? {
+                    if (buf.len() + part.len()) as u64 > len {
+                        return Err(self.too_large(location, (buf.len() + part.len()) as u64));
+                    }
+                    buf.extend_from_slice(&part);
+                }
+                if (buf.len() as u64) < len {
+                    return Err(object_store::Error::Generic {
+                        store: "omeflow",
+                        source: format!(
+                            "{location}: the body ended after {} of {len} bytes",
+                            buf.len()
+                        )
+                        .into(),
+                    });
+                }
+                let body = Bytes::from(buf);
+                GetResultPayload::Stream(futures::stream::once(async move { Ok(body) }).boxed())
+            }
+            file => file,
+        };
+        Ok(GetResult {
+            payload,
+            meta,
+            range,
+            attributes,
+            extensions,
+        })
+    }
+}
+
+impl fmt::Display for BoundedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bounded({})", self.inner)
+    }
+}
+
+/// Whether an error is worth another attempt: a body that broke off or timed out, not an
+/// answer the server meant (404, 403, a bound exceeded).
+fn transient(e: &object_store::Error) -> bool {
+    match e {
+        object_store::Error::NotFound { .. }
+        | object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. }
+        | object_store::Error::NotModified { .. }
+        | object_store::Error::Precondition { .. }
+        | object_store::Error::InvalidPath { .. }
+        | object_store::Error::NotSupported { .. }
+        | object_store::Error::NotImplemented { .. } => false,
+        object_store::Error::Generic { store, .. } => *store != "omeflow",
+        _ => true,
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for BoundedStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let mut wait = self.bounds.backoff;
+        let mut attempt = 0;
+        loop {
+            let result = match self.inner.get_opts(location, options.clone()).await {
+                Ok(r) => self.collect(location, r).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < self.bounds.retries && transient(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        // The ranges come from data (a shard's index): bound them before asking.
+        let total = ranges
+            .iter()
+            .try_fold(0u64, |n, r| n.checked_add(r.end.saturating_sub(r.start)));
+        match total {
+            Some(n) if n <= self.bounds.max_bytes => {}
+            _ => return Err(self.too_large(location, total.unwrap_or(u64::MAX))),
+        }
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}

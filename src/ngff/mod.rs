@@ -17,6 +17,7 @@ mod array;
 mod chunk;
 mod dtype;
 mod info;
+mod marker;
 mod metadata;
 mod pixels;
 pub mod writer;
@@ -61,10 +62,16 @@ impl OmeZarr {
     async fn open_async(store: Store) -> Result<Self> {
         let node = array::read_node(&store, "").await?;
         match node {
-            None => Err(Error::NotFound {
-                location: store.location().to_string(),
-                detail: "no `zarr.json`, `.zattrs`, `.zgroup` or `.zarray` there".into(),
-            }),
+            None => {
+                // omeflow writes the group metadata last: its marker alone is an interrupted write.
+                if marker::Marker::read(&store).await?.is_some() {
+                    return Err(marker::incomplete(&store));
+                }
+                Err(Error::NotFound {
+                    location: store.location().to_string(),
+                    detail: "no `zarr.json`, `.zattrs`, `.zgroup` or `.zarray` there".into(),
+                })
+            }
             Some(NodeMeta::ArrayV2(v)) | Some(NodeMeta::ArrayV3(v)) => {
                 // A bare array (as in IDR's outreach buckets): t,c,z,y,x, one level.
                 let ndim = v.get("shape").and_then(Value::as_array).map_or(0, Vec::len);

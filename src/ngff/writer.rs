@@ -135,6 +135,35 @@ impl ImageSpec {
         self
     }
 
+    /// Check the spec before anything is created: a non-empty shape whose sizes omeflow can
+    /// read back, a sane number of levels, finite positive scales.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidArgument(why));
+        if self.shape.contains(&0) {
+            return bad(format!(
+                "cannot write an image of shape {:?}: every axis needs at least one element",
+                self.shape
+            ));
+        }
+        if self.levels == 0 || self.levels > 32 {
+            return bad(format!("{} levels: write 1 to 32", self.levels));
+        }
+        let [t, c, z, y, x] = self.shape;
+        let chunks = [1, 1, 1, self.chunk_yx[0].min(y), self.chunk_yx[1].min(x)];
+        if self.chunk_yx.contains(&0) {
+            return bad("chunks need at least one pixel each way".into());
+        }
+        super::pixels::check_sizes(self.shape, chunks, self.dtype.size())
+            .or_else(|why| bad(format!("cannot write an image of shape {:?}: {why}", self.shape)))?;
+        if (t as u64) * (c as u64) * (z as u64) > 1 << 30 {
+            return bad(format!("{:?} has too many planes", self.shape));
+        }
+        if self.scale.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            return bad(format!("scale {:?} must be finite and positive", self.scale));
+        }
+        Ok(())
+    }
+
     /// Shape of level `l`.
     pub fn level_shape(&self, l: usize) -> [usize; 5] {
         let [t, c, z, y, x] = self.shape;
@@ -246,11 +275,28 @@ fn v3_array_json(spec: &ImageSpec, l: usize) -> Value {
 }
 
 /// Writes one OME-Zarr image (or label image) plane by plane.
+///
+/// The image becomes visible (its group metadata is written) only when its last plane is
+/// stored, or by [`ImageWriter::finish`]; until then it is marked incomplete, so an interrupted
+/// run never leaves an image that reads as whole.
 #[derive(Clone)]
 pub struct ImageWriter {
     store: Store,
     spec: Arc<ImageSpec>,
     arrays: Arc<Vec<ZArray>>,
+    commit: Arc<Commit>,
+}
+
+/// What is left to do before the image is complete, shared by the writer's clones.
+struct Commit {
+    /// One bit per (t, c, z) plane written, and how many are set.
+    written: std::sync::Mutex<(Vec<u64>, u64)>,
+    planes: u64,
+    /// The root group's attributes, written last.
+    attrs: Value,
+    /// For a label image: the `labels/` group to list it in, and its name.
+    register: Option<(Store, String)>,
+    done: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for ImageWriter {
@@ -271,26 +317,38 @@ impl ImageWriter {
         Self::create_in(open_for_writing(location)?, spec)
     }
 
-    /// Like [`ImageWriter::create`], but first deletes a Zarr image already at `location`.
-    /// A location that holds something other than Zarr is left alone and refused.
+    /// Like [`ImageWriter::create`], but first deletes an image that omeflow wrote at
+    /// `location`, complete or interrupted. Anything omeflow cannot prove it wrote there (an
+    /// image from another tool, other files, a symbolic link) is left alone and refused, with
+    /// nothing deleted.
     pub fn replace(location: &str, spec: ImageSpec) -> Result<Self> {
+        spec.validate()?;
         let store = open_for_writing(location)?;
         let rt = store.runtime().clone();
         rt.block_on(async move {
-            if super::array::read_node(&store, "").await?.is_some() {
-                store.delete_all().await?;
-            }
+            replace_own(&store).await?;
             Self::create_async(store, spec, None).await
         })
     }
 
     /// Create the image at the root of `store`.
     pub fn create_in(store: Store, spec: ImageSpec) -> Result<Self> {
+        spec.validate()?;
         let rt = store.runtime().clone();
         rt.block_on(async move { Self::create_async(store, spec, None).await })
     }
 
     async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
+        Self::create_registered(store, spec, label_of, None).await
+    }
+
+    async fn create_registered(
+        store: Store,
+        spec: ImageSpec,
+        label_of: Option<Value>,
+        register: Option<(Store, String)>,
+    ) -> Result<Self> {
+        spec.validate()?;
         if super::array::read_node(&store, "").await?.is_some() {
             return Err(Error::Write {
                 location: store.location().to_string(),
@@ -300,6 +358,14 @@ impl ImageWriter {
                         .into(),
             });
         }
+        if super::marker::Marker::read(&store).await?.is_some() {
+            return Err(Error::Write {
+                location: store.location().to_string(),
+                reason: "an interrupted omeflow output is there; use `ImageWriter::replace` \
+                         (or rerun the command that wrote it) to write it again"
+                    .into(),
+            });
+        }
         if !store.is_empty().await? {
             return Err(Error::Write {
                 location: store.location().to_string(),
@@ -307,12 +373,15 @@ impl ImageWriter {
                     .into(),
             });
         }
-        if spec.shape.contains(&0) {
-            return Err(Error::InvalidArgument(format!(
-                "cannot write an image of shape {:?}: every axis needs at least one element",
-                spec.shape
-            )));
-        }
+        let [t, c, z, _, _] = spec.shape;
+        let planes = (t * c * z) as u64;
+        store
+            .put(
+                super::marker::MARKER,
+                super::marker::Marker::new(super::marker::State::Writing, spec.levels, planes)
+                    .to_bytes(),
+            )
+            .await?;
         let mut attrs = json!({"multiscales": spec.multiscales()});
         if let Some(omero) = spec.omero() {
             attrs["omero"] = omero;
@@ -320,7 +389,6 @@ impl ImageWriter {
         if let Some(label) = label_of {
             attrs["image-label"] = label;
         }
-        write_group(&store, spec.version, attrs).await?;
         let storage = Arc::new(AsyncObjectStore::new(store.objects()));
         let mut arrays = Vec::with_capacity(spec.levels);
         for l in 0..spec.levels {
@@ -336,11 +404,93 @@ impl ImageWriter {
                 .map_err(|e| write_err(&store, &l.to_string(), e))?;
             arrays.push(array);
         }
+        let words = planes.div_ceil(64) as usize;
         Ok(Self {
             store,
             spec: Arc::new(spec),
             arrays: Arc::new(arrays),
+            commit: Arc::new(Commit {
+                written: std::sync::Mutex::new((vec![0; words], 0)),
+                planes,
+                attrs,
+                register,
+                done: tokio::sync::OnceCell::new(),
+            }),
         })
+    }
+
+    /// Whether every plane is written and the image committed (visible as an image).
+    pub fn is_complete(&self) -> bool {
+        self.commit.done.initialized()
+    }
+
+    /// How many of the image's (t, c, z) planes have been written.
+    pub fn planes_written(&self) -> u64 {
+        self.commit.written.lock().map_or(0, |w| w.1)
+    }
+
+    /// Check that every plane was written and the image committed; an
+    /// [`Error::Incomplete`] naming how many planes are missing otherwise. The image commits
+    /// itself when its last plane is written, so this only reports.
+    pub fn finish(&self) -> Result<()> {
+        if self.is_complete() {
+            return Ok(());
+        }
+        Err(Error::Incomplete(format!(
+            "{} of {} planes of {} were written; the image is marked incomplete",
+            self.planes_written(),
+            self.commit.planes,
+            self.location()
+        )))
+    }
+
+    /// Record plane (t, c, z) as written; commit the image when it was the last one.
+    async fn plane_written(&self, t: usize, c: usize, z: usize) -> Result<()> {
+        let [_, sc, sz, _, _] = self.spec.shape;
+        let i = ((t * sc + c) * sz + z) as u64;
+        let last = {
+            let mut w = self
+                .commit
+                .written
+                .lock()
+                .map_err(|_| Error::Write {
+                    location: self.location().to_string(),
+                    reason: "a writer thread panicked".into(),
+                })?;
+            let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+            if w.0[word] & bit == 0 {
+                w.0[word] |= bit;
+                w.1 += 1;
+            }
+            w.1 == self.commit.planes
+        };
+        if last {
+            self.commit
+                .done
+                .get_or_try_init(|| self.commit_now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Make the image visible: its group metadata, its entry in `labels/`, then the marker.
+    async fn commit_now(&self) -> Result<()> {
+        let c = &self.commit;
+        write_group(&self.store, self.spec.version, c.attrs.clone()).await?;
+        if let Some((labels, name)) = &c.register {
+            register_label(labels, self.spec.version, name).await?;
+        }
+        self.store
+            .put(
+                super::marker::MARKER,
+                super::marker::Marker::new(
+                    super::marker::State::Complete,
+                    self.spec.levels,
+                    c.planes,
+                )
+                .to_bytes(),
+            )
+            .await
     }
 
     /// The spec being written.
@@ -413,7 +563,7 @@ impl ImageWriter {
                 .await
                 .map_err(|e| write_err(&self.store, &l.to_string(), e))?;
         }
-        Ok(())
+        self.plane_written(t, c, z).await
     }
 
     /// Create a label image `labels/<name>` at the image location `location` (which need not
@@ -424,11 +574,32 @@ impl ImageWriter {
         name: &str,
         source: &str,
     ) -> Result<ImageWriter> {
+        spec.validate()?;
         let store = open_for_writing(location)?;
         let name = name.to_string();
         let source = source.to_string();
         let rt = store.runtime().clone();
         rt.block_on(async move { create_labels_async(store, spec, &name, Some(source)).await })
+    }
+
+    /// Like [`ImageWriter::create_label_image`], but first deletes a label image of that name
+    /// that omeflow wrote (complete or interrupted); anything else there is refused.
+    pub fn replace_label_image(
+        location: &str,
+        spec: ImageSpec,
+        name: &str,
+        source: &str,
+    ) -> Result<ImageWriter> {
+        spec.validate()?;
+        check_label_name(name)?;
+        let store = open_for_writing(location)?;
+        let name = name.to_string();
+        let source = source.to_string();
+        let rt = store.runtime().clone();
+        rt.block_on(async move {
+            replace_own(&store.child("labels").child(&name)).await?;
+            create_labels_async(store, spec, &name, Some(source)).await
+        })
     }
 
     /// Start a label image `labels/<name>` (int32, same t, c, z, y, x as this image, nearest
@@ -458,17 +629,8 @@ pub(crate) async fn create_labels_async(
     name: &str,
     source: Option<String>,
 ) -> Result<ImageWriter> {
-    if name.is_empty() || name.contains('/') {
-        return Err(Error::InvalidArgument(format!(
-            "label name {name:?} must be non-empty without '/'"
-        )));
-    }
+    check_label_name(name)?;
     let labels = store.child("labels");
-    let mut names = read_label_names(&labels, image.version).await?;
-    if !names.iter().any(|n| n == name) {
-        names.push(name.to_string());
-    }
-    write_group(&labels, image.version, json!({"labels": names})).await?;
     let spec = ImageSpec {
         dtype: DType::I32,
         downsample: Downsample::Nearest,
@@ -480,7 +642,52 @@ pub(crate) async fn create_labels_async(
     if spec.version == NgffVersion::V0_4 {
         label["version"] = json!("0.4");
     }
-    ImageWriter::create_async(labels.child(name), spec, Some(label)).await
+    let register = Some((labels.clone(), name.to_string()));
+    ImageWriter::create_registered(labels.child(name), spec, Some(label), register).await
+}
+
+fn check_label_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "label name {name:?}: use letters, digits, '_', '-' and '.', not starting with '.'"
+        )))
+    }
+}
+
+/// Delete what omeflow wrote at the root of `store`, if anything is there; refuse, deleting
+/// nothing, if anything there is not provably omeflow's.
+async fn replace_own(store: &Store) -> Result<()> {
+    let empty = store.local_root().is_some_and(|r| !r.exists());
+    if empty || store.is_empty().await? {
+        return Ok(());
+    }
+    let plan = super::marker::plan_deletion(store).await.map_err(|e| match e {
+        Error::Write { .. } | Error::Io { .. } => e,
+        other => Error::Write {
+            location: store.location().to_string(),
+            reason: other.to_string(),
+        },
+    })?;
+    super::marker::delete(store, &plan).await
+}
+
+/// Add `name` to the `labels` list of the `labels/` group (created if missing).
+async fn register_label(labels: &Store, version: NgffVersion, name: &str) -> Result<()> {
+    let mut names = read_label_names(labels, version).await?;
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
+    }
+    write_group(labels, version, json!({"labels": names})).await
 }
 
 async fn read_label_names(labels: &Store, version: NgffVersion) -> Result<Vec<String>> {

@@ -358,23 +358,15 @@ impl Store {
         }
     }
 
-    /// Delete every object of the store (used to replace an image).
-    pub async fn delete_all(&self) -> Result<()> {
-        use futures::TryStreamExt;
-        let keys: Vec<ObjectPath> = self
-            .objects
-            .list(None)
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .map_err(|e| storage_error(&self.location, e))?;
-        for key in keys {
-            self.objects.delete(&key).await.map_err(|e| Error::Write {
-                location: self.describe(key.as_ref()),
+    /// Delete one object (a missing one is not an error).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.objects.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::Write {
+                location: self.describe(key),
                 reason: error_chain(&e),
-            })?;
+            }),
         }
-        Ok(())
     }
 }
 

@@ -19,6 +19,15 @@ use crate::ndimage::vigra::{
 };
 use crate::{Error, Result};
 
+/// Largest feature scale (sigma, pixels). ilastik's dialog offers 0.3 to 10 and takes custom
+/// scales that fit the image; 100 (a pre-smoothing kernel of radius 350) is ten times its
+/// largest and keeps a scale read from a file from sizing buffers by it.
+pub const MAX_SCALE: f64 = 100.0;
+/// Most scale columns a selection may have (ilastik's has 7).
+pub const MAX_SCALES: usize = 64;
+/// Most feature rows a selection may have (ilastik has 6 kinds; a row may repeat).
+pub const MAX_FEATURE_ROWS: usize = 64;
+
 /// ilastik's feature ids, in its row order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum FeatureId {
@@ -107,8 +116,23 @@ impl FeatureSelection {
         {
             return Err("the feature selection's matrix does not match its ids and scales".into());
         }
-        if let Some(s) = self.scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(format!("scale {s} is not a positive number"));
+        if self.scales.len() > MAX_SCALES || self.ids.len() > MAX_FEATURE_ROWS {
+            return Err(format!(
+                "{} feature rows and {} scales: at most {MAX_FEATURE_ROWS} rows and {MAX_SCALES} \
+                 scales are allowed",
+                self.ids.len(),
+                self.scales.len()
+            ));
+        }
+        if let Some(s) = self
+            .scales
+            .iter()
+            .find(|s| !(s.is_finite() && **s > 0.0 && **s <= MAX_SCALE))
+        {
+            return Err(format!(
+                "scale {s} is not a number in (0, {MAX_SCALE}]: ilastik offers 0.3 to 10, \
+                 and omeflow accepts custom scales up to {MAX_SCALE} pixels"
+            ));
         }
         if !self.matrix.iter().flatten().any(|&b| b) {
             return Err("no feature is selected".into());
@@ -246,6 +270,20 @@ impl ScalePlan {
     }
 }
 
+impl ScalePlan {
+    /// The largest radius of the kernels this scale runs along an axis.
+    fn radius(&self) -> usize {
+        [&self.pre, &self.gs]
+            .into_iter()
+            .chain(&self.g)
+            .chain(self.dog.as_ref())
+            .chain(self.outer.as_ref())
+            .map(|k| k.radius)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 fn grow(r: &Range<usize>, by: usize, n: usize, active: bool) -> Range<usize> {
     if active {
         r.start.saturating_sub(by)..(r.end + by).min(n)
@@ -283,6 +321,37 @@ impl FeatureBank {
     /// Number of output channels.
     pub fn n_features(&self) -> usize {
         self.sel.n_features(self.n_channels, self.is_3d)
+    }
+
+    /// Checks that every kernel fits an image of (z, y, x) `shape` (vigra refuses a kernel longer
+    /// than the line), so a run fails before it writes anything, not in a worker half-way.
+    pub fn check_fits(&self, shape: [usize; 3]) -> Result<()> {
+        if shape.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "an image of (z, y, x) {shape:?} has no pixels to classify"
+            )));
+        }
+        for (a, axis) in ["z", "y", "x"].iter().enumerate() {
+            // The largest kernel run along this axis names the scale to drop.
+            let widest = self
+                .plans
+                .iter()
+                .filter(|p| a > 0 || self.sel.dims(p.j, self.is_3d) == 3)
+                .max_by_key(|p| p.radius());
+            if let Some(plan) = widest {
+                let r = plan.radius();
+                if r >= shape[a] {
+                    return Err(Error::Classify(format!(
+                        "the image is too small for the project's scale {}: its kernels have a \
+                         radius of {r} pixels and need more than {r} pixels along {axis}, the \
+                         image has {} (vigra: kernel longer than line); use a larger image or \
+                         level, or a project without that scale",
+                        self.sel.scales[plan.j], shape[a]
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A stream over consecutive z-slabs of the (y, x) box `tile` of an image whose channels

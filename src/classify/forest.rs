@@ -8,6 +8,13 @@
 
 use ndarray::{Array2, ArrayView2};
 
+/// Most classes a forest may have: ilastik projects have a handful; the bound keeps a class
+/// count read from a file from sizing allocations.
+pub const MAX_CLASSES: usize = 1024;
+/// Most feature columns a forest may have: 6 features x 64 scales x 3 eigenvalues x 56
+/// channels; ilastik's projects have tens to hundreds.
+pub const MAX_FEATURES: usize = 1 << 16;
+
 /// Marks an internal node in [`Tree::leaf_slot`].
 const INTERNAL: u32 = u32::MAX;
 /// vigra's node type ids.
@@ -106,6 +113,12 @@ impl Forest {
         if trees.is_empty() {
             return Err("the forest has no trees".into());
         }
+        if n_classes > MAX_CLASSES || n_features > MAX_FEATURES {
+            return Err(format!(
+                "{n_features} features and {n_classes} classes: at most {MAX_FEATURES} features \
+                 and {MAX_CLASSES} classes are allowed"
+            ));
+        }
         let trees = trees
             .iter()
             .enumerate()
@@ -114,13 +127,42 @@ impl Forest {
                     .map_err(|e| format!("tree {k}: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Forest {
+        let forest = Forest {
             n_features,
             n_classes,
             labels,
             weighted,
             trees,
-        })
+        };
+        forest.check()?;
+        Ok(forest)
+    }
+
+    /// Checks everything prediction indexes by: the class and feature counts, and per tree
+    /// every child, feature column and leaf slot, and that children come after their parent
+    /// (so there is no cycle and `depth` steps end on a leaf). A forest that passes cannot make
+    /// prediction index out of bounds.
+    pub fn check(&self) -> Result<(), String> {
+        if self.n_classes == 0 || self.n_features == 0 {
+            return Err(format!(
+                "{} features and {} classes: nothing to predict",
+                self.n_features, self.n_classes
+            ));
+        }
+        if self.labels.len() != self.n_classes {
+            return Err(format!(
+                "{} labels for {} classes",
+                self.labels.len(),
+                self.n_classes
+            ));
+        }
+        if self.trees.is_empty() {
+            return Err("the forest has no trees".into());
+        }
+        for (k, t) in self.trees.iter().enumerate() {
+            check_tree(t, self.n_features, self.n_classes).map_err(|e| format!("tree {k}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Number of trees.
@@ -130,6 +172,7 @@ impl Forest {
 
     /// vigra's `predictProbabilities` on rows of `features` (samples x columns).
     pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        self.check()?;
         check_columns(features.ncols(), self.n_features)?;
         let mut out = Array2::<f32>::zeros((features.nrows(), self.n_classes));
         let mut totals = vec![0f64; features.nrows()];
@@ -178,6 +221,44 @@ impl Forest {
             }
         }
     }
+}
+
+fn check_tree(t: &Tree, n_features: usize, n_classes: usize) -> Result<(), String> {
+    let n = t.nodes.len();
+    if n == 0 || t.leaf_slot.len() != n || n > u32::MAX as usize {
+        return Err(format!("{n} nodes and {} leaf slots", t.leaf_slot.len()));
+    }
+    let leaves = t.leaf_totals.len();
+    if leaves.checked_mul(n_classes) != Some(t.leaf_values.len()) {
+        return Err(format!(
+            "{} leaf values for {leaves} leaves of {n_classes} classes",
+            t.leaf_values.len()
+        ));
+    }
+    for (i, (node, &slot)) in t.nodes.iter().zip(&t.leaf_slot).enumerate() {
+        let [l, r] = node.children.map(|c| c as usize);
+        if slot == INTERNAL {
+            if node.feature as usize >= n_features {
+                return Err(format!(
+                    "node {i} splits on column {} of {n_features} features",
+                    node.feature
+                ));
+            }
+            if l <= i || r <= i || l >= n || r >= n {
+                return Err(format!(
+                    "node {i} of {n} has children {l} and {r}: they must come after it"
+                ));
+            }
+        } else if slot as usize >= leaves || l != i || r != i {
+            return Err(format!(
+                "leaf {i} has slot {slot} of {leaves} and children {l} and {r}"
+            ));
+        }
+    }
+    if t.depth != depth_of(&t.nodes, &t.leaf_slot) {
+        return Err(format!("depth {} is not the tree's", t.depth));
+    }
+    Ok(())
 }
 
 fn finish_rows(acc: &mut [f32], totals: &[f64], c: usize) {
@@ -230,6 +311,19 @@ fn convert_tree(
     if topology.len() < 3 {
         return Err("topology too short".into());
     }
+    // vigra writes the forest's column and class counts first; a tree that disagrees was not
+    // grown for this forest.
+    if (idx(topology[0])?, idx(topology[1])?) != (n_features, n_classes) {
+        return Err(format!(
+            "topology starts with {} features and {} classes, the forest has {n_features} and \
+             {n_classes}",
+            topology[0], topology[1]
+        ));
+    }
+    let at = |a: usize, k: usize| -> Result<usize, String> {
+        a.checked_add(k)
+            .ok_or_else(|| format!("index {a} + {k} overflows"))
+    };
     let mut tree = Tree {
         nodes: Vec::new(),
         leaf_slot: Vec::new(),
@@ -252,21 +346,21 @@ fn convert_tree(
         order.push(addr);
         match get(addr)? {
             VIGRA_THRESHOLD_NODE => {
-                stack.push(idx(get(addr + 3)?)?);
-                stack.push(idx(get(addr + 2)?)?);
+                stack.push(idx(get(at(addr, 3)?)?)?);
+                stack.push(idx(get(at(addr, 2)?)?)?);
             }
             VIGRA_LEAF_NODE => {}
             other => return Err(format!("node type {other:#x} at {addr} is not supported")),
         }
     }
     for &addr in &order {
-        let p = idx(get(addr + 1)?)?;
+        let p = idx(get(at(addr, 1)?)?)?;
         if get(addr)? == VIGRA_LEAF_NODE {
             let weight = if weighted { param(p)? } else { 1.0 };
             let me = tree.nodes.len() as u32;
             let mut total = 0f64;
             for l in 0..n_classes {
-                let w = param(p + 1 + l)? * weight;
+                let w = param(at(p, 1 + l)?)? * weight;
                 tree.leaf_values.push(w as f32);
                 total += w;
             }
@@ -278,7 +372,7 @@ fn convert_tree(
                 children: [me, me],
             });
         } else {
-            let column = idx(get(addr + 4)?)?;
+            let column = idx(get(at(addr, 4)?)?)?;
             if column >= n_features {
                 return Err(format!("split on column {column} of {n_features} features"));
             }
@@ -290,8 +384,8 @@ fn convert_tree(
             tree.leaf_slot.push(INTERNAL);
             tree.nodes.push(Node {
                 feature: column as u32,
-                threshold: f32_threshold(param(p + 1)?),
-                children: [child(get(addr + 2)?)?, child(get(addr + 3)?)?],
+                threshold: f32_threshold(param(at(p, 1)?)?),
+                children: [child(get(at(addr, 2)?)?)?, child(get(at(addr, 3)?)?)?],
             });
         }
     }
@@ -306,12 +400,27 @@ pub(crate) fn depth_of(nodes: &[Node], leaf_slot: &[u32]) -> u32 {
     for (i, n) in nodes.iter().enumerate() {
         if leaf_slot[i] == INTERNAL {
             for &c in &n.children {
-                depth[c as usize] = depth[i] + 1;
+                // max, not assignment: a node reached by two paths takes the longer one.
+                depth[c as usize] = depth[c as usize].max(depth[i] + 1);
                 max = max.max(depth[i] + 1);
             }
         }
     }
     max
+}
+
+fn check_forests(forests: &[Forest]) -> Result<(), String> {
+    let first = forests.first().ok_or("no forests")?;
+    for (k, f) in forests.iter().enumerate() {
+        f.check().map_err(|e| format!("forest {k}: {e}"))?;
+        if f.n_features != first.n_features || f.labels != first.labels {
+            return Err(format!(
+                "forest {k} has {} features and labels {:?}, forest 0 {} and {:?}",
+                f.n_features, f.labels, first.n_features, first.labels
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// ilastik's classifier: several vigra forests whose probabilities are averaged, weighted by
@@ -325,26 +434,24 @@ pub struct Classifier {
 impl Classifier {
     /// A classifier of forests that agree on features and classes.
     pub fn new(forests: Vec<Forest>) -> Result<Classifier, String> {
-        let first = forests.first().ok_or("no forests")?;
-        for (k, f) in forests.iter().enumerate() {
-            if f.n_features != first.n_features || f.labels != first.labels {
-                return Err(format!(
-                    "forest {k} has {} features and labels {:?}, forest 0 {} and {:?}",
-                    f.n_features, f.labels, first.n_features, first.labels
-                ));
-            }
-        }
+        check_forests(&forests)?;
         Ok(Classifier { forests })
     }
 
     /// Number of feature columns a pixel needs.
     pub fn n_features(&self) -> usize {
-        self.forests[0].n_features
+        self.forests.first().map_or(0, |f| f.n_features)
     }
 
     /// Number of classes (probability columns).
     pub fn n_classes(&self) -> usize {
-        self.forests[0].n_classes
+        self.forests.first().map_or(0, |f| f.n_classes)
+    }
+
+    /// [`Classifier::new`]'s checks again: the fields are public, and prediction indexes by
+    /// them. Linear in the nodes, negligible next to a prediction.
+    fn check(&self) -> Result<(), String> {
+        check_forests(&self.forests)
     }
 
     /// Total number of trees.
@@ -354,6 +461,7 @@ impl Classifier {
 
     /// Probabilities (rows x classes) for rows of `features` (rows x columns), on this thread.
     pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+        self.check()?;
         check_columns(features.ncols(), self.n_features())?;
         let x = rows_of(&features)?;
         let (n, nf) = features.dim();
@@ -373,6 +481,7 @@ impl Classifier {
     /// Probabilities for samples given column-wise (`columns[f][i]` is feature f of sample i)
     /// into `out` (samples x classes, row-major), as ilastik's feature blocks come out.
     pub fn predict_columns(&self, columns: &[Vec<f32>], out: &mut [f32]) -> Result<(), String> {
+        self.check()?;
         check_columns(columns.len(), self.n_features())?;
         let n = columns.first().map_or(0, |c| c.len());
         let c = self.n_classes();
@@ -460,5 +569,48 @@ mod tests {
             &[(vec![2, 2, 0, 0, 70, 9, 1], vec![])],
         );
         assert!(bad.is_err());
+    }
+
+    fn stump() -> Forest {
+        let topo = vec![2, 2, 0, 0, 7, 9, 1, 0x4000_0000, 2, 0x4000_0000, 5];
+        let params = vec![1.0, 0.5, 3.0, 1.0, 0.0, 4.0, 0.25, 0.75];
+        Forest::from_vigra(2, 2, vec![1, 2], false, &[(topo, params)]).unwrap()
+    }
+
+    #[test]
+    fn broken_trees_cannot_reach_prediction() {
+        let x = ndarray::arr2(&[[9.0f32, 0.4]]);
+        // Each edit would index out of bounds (or walk too few steps) in `accumulate`.
+        let edits: [fn(&mut Forest); 6] = [
+            |f| f.trees[0].nodes[0].feature = 7,
+            |f| f.trees[0].nodes[0].children[1] = 99,
+            |f| f.trees[0].nodes[0].children[0] = 0,
+            |f| f.trees[0].leaf_slot[1] = 5,
+            |f| f.trees[0].depth = 0,
+            |f| f.n_features = 1,
+        ];
+        for (k, edit) in edits.iter().enumerate() {
+            let mut f = stump();
+            edit(&mut f);
+            assert!(f.check().is_err(), "edit {k}");
+            assert!(Classifier::new(vec![f.clone()]).is_err(), "edit {k}");
+            let c = Classifier {
+                forests: vec![f.clone()],
+            };
+            assert!(c.predict(x.view()).is_err(), "edit {k}");
+            let mut out = vec![0f32; 2];
+            let cols = vec![vec![9.0f32], vec![0.4]];
+            assert!(c.predict_columns(&cols, &mut out).is_err(), "edit {k}");
+        }
+        // A header that disagrees with the forest, and class counts beyond the bound.
+        let topo = vec![5, 2, 0x4000_0000, 0];
+        let e = Forest::from_vigra(2, 2, vec![1, 2], false, &[(topo, vec![1.0, 0.5, 0.5])]);
+        assert!(e.unwrap_err().contains("topology starts with 5 features"));
+        let many = MAX_CLASSES + 1;
+        let e = Forest::from_vigra(2, many, vec![1; many], false, &[(vec![2, 2, 0], vec![])]);
+        assert!(e
+            .unwrap_err()
+            .contains("at most 65536 features and 1024 classes"));
+        assert_eq!(Classifier { forests: vec![] }.n_features(), 0);
     }
 }

@@ -18,6 +18,8 @@
 
 mod features;
 mod forest;
+#[cfg(test)]
+mod hostile_tests;
 mod project;
 mod save;
 mod task;
@@ -202,8 +204,11 @@ pub fn classify_with<I: ClassifyInput + ?Sized>(
             project.training_shape.map(|s| s[4]),
         )));
     }
+    bank.check_fits([nz, ny, nx])?;
     let pool = pool(options.threads)?;
-    let mut out = Array5::<f32>::zeros((nt, nz, ny, nx, classifier.n_classes()));
+    let ncls = classifier.n_classes();
+    checked_len(&[nt, nz, ny, nx, ncls], "the probabilities")?;
+    let mut out = Array5::<f32>::zeros((nt, nz, ny, nx, ncls));
     for t in 0..nt {
         let vol = input.timepoint(t)?;
         let probs = predict_volume(&vol, &bank, classifier, &pool, options.block_voxels)?;
@@ -214,11 +219,38 @@ pub fn classify_with<I: ClassifyInput + ?Sized>(
     Ok(Probabilities { data: out, labels })
 }
 
+/// Most worker threads a call may ask for: far above any machine's cores, far below what the
+/// OS refuses to start.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks a thread count given by a caller: `None` (all cores) or 1 to [`MAX_THREADS`].
+pub(crate) fn check_threads(threads: Option<usize>) -> Result<()> {
+    match threads {
+        Some(n) if n == 0 || n > MAX_THREADS => Err(Error::InvalidArgument(format!(
+            "threads must be between 1 and {MAX_THREADS}, got {n}; leave it unset to use all cores"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The element count of an array of `shape`, or an error naming `what` when it overflows,
+/// so a shape never reaches ndarray's allocation (which panics on overflow).
+pub(crate) fn checked_len(shape: &[usize], what: &str) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!("{what} of shape {shape:?} would not fit in memory"))
+        })
+}
+
 /// A pool owned by the call, so nothing outlives it (evcxr re-creates statics per cell).
 pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    check_threads(threads)?;
     let n = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+        .clamp(1, MAX_THREADS);
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .thread_name(|i| format!("omeflow-classify-{i}"))
@@ -288,6 +320,7 @@ pub(crate) fn for_each_slab<T: Send>(
     each: impl Fn(&[Range<usize>; 3], Vec<Vec<f32>>) -> Result<T> + Sync,
 ) -> Result<SlabResults<T>> {
     let (nc, nz, ny, nx) = vol.dim();
+    bank.check_fits([nz, ny, nx])?;
     let channels: Vec<Block> = (0..nc)
         .map(|c| Block::whole(vol.slice(s![c, .., .., ..]).to_owned()))
         .collect();
@@ -341,9 +374,10 @@ pub fn predict_volume(
 ) -> Result<Array4<f32>> {
     let (_, nz, ny, nx) = vol.dim();
     let ncls = classifier.n_classes();
+    checked_len(&[nz, ny, nx, ncls], "the probabilities of a time point")?;
     let done = for_each_slab(vol, bank, pool, block_voxels, |b, feats| {
-        let n: usize = b.iter().map(|r| r.len()).product();
-        let mut out = vec![0f32; n * ncls];
+        let n = checked_len(&[b[0].len(), b[1].len(), b[2].len(), ncls], "a block")?;
+        let mut out = vec![0f32; n];
         classifier
             .predict_columns(&feats, &mut out)
             .map_err(Error::Classify)?;
@@ -385,6 +419,7 @@ pub fn compute_features_with(
     let pool = pool(options.threads)?;
     let done = for_each_slab(vol, &bank, &pool, options.block_voxels.max(1), |_, f| Ok(f))?;
     let nf = bank.n_features();
+    checked_len(&[nz, ny, nx, nf], "the features")?;
     let mut out = Array4::<f32>::zeros((nz, ny, nx, nf));
     for (b, feats) in done {
         for (f, v) in feats.into_iter().enumerate() {

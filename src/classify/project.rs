@@ -10,8 +10,8 @@ use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenU
 use hdf5_metno as hdf5;
 use ndarray::{Array5, IxDyn};
 
-use super::features::{FeatureId, FeatureSelection};
-use super::forest::{Classifier, Forest};
+use super::features::{FeatureId, FeatureSelection, MAX_FEATURE_ROWS, MAX_SCALES};
+use super::forest::{Classifier, Forest, MAX_CLASSES, MAX_FEATURES};
 use crate::{Error, Result};
 
 /// ilastik versions whose Pixel Classification layout this reader knows.
@@ -70,14 +70,50 @@ fn err(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Strings of a dataset or attribute, whichever of HDF5's four string kinds it holds.
-pub(crate) fn read_strings(c: &hdf5::Container) -> hdf5::Result<Vec<String>> {
-    fn lossy(b: &[u8]) -> String {
-        String::from_utf8_lossy(b)
-            .trim_end_matches('\0')
-            .to_string()
+/// Bounds on what a project may declare. A size read from the file (a count, a shape, a
+/// dataset's extent) is checked against these and against the rest of the file's metadata
+/// before anything is allocated by it or looped over: an HDF5 dataset can declare an extent of
+/// terabytes in a file of kilobytes (chunks never written read as the fill value).
+mod limits {
+    /// Forests in a classifier (ilastik writes 8 by default).
+    pub const FORESTS: usize = 1024;
+    /// Trees in one forest (ilastik's default is 100 over all forests).
+    pub const TREES: usize = 10_000;
+    /// Topology entries of one tree: ~3 million nodes, a tree grown on millions of labels.
+    pub const TREE_WORDS: usize = 1 << 24;
+    /// Topology and parameter entries over the whole classifier: at most 512 MiB held.
+    pub const CLASSIFIER_WORDS: usize = 1 << 26;
+    /// Voxels of one annotation block (ilastik writes blocks of at most 64^3 or 512^2).
+    pub const BLOCK_VOXELS: usize = 1 << 26;
+    /// Voxels over all annotation blocks: 256 MiB of labels.
+    pub const ANNOTATION_VOXELS: usize = 1 << 28;
+    /// Annotation blocks.
+    pub const BLOCKS: usize = 1 << 20;
+    /// Bytes of one fixed-length string (ilastik's are feature names of ~50 bytes).
+    pub const STRING_BYTES: usize = 1024;
+    /// Strings in a metadata dataset that is not a list of features or classes.
+    pub const STRINGS: usize = 16;
+    /// Extent of one axis of the training image.
+    pub const AXIS: usize = 1 << 40;
+}
+
+/// Strings of a dataset or attribute, whichever of HDF5's four string kinds it holds; at most
+/// `max` of them, each of at most [`limits::STRING_BYTES`] bytes when fixed-length.
+pub(crate) fn read_strings(c: &hdf5::Container, max: usize) -> hdf5::Result<Vec<String>> {
+    let n = c.size();
+    if n > max {
+        return Err(format!("holds {n} strings, more than the {max} expected").into());
     }
-    Ok(match c.dtype()?.to_descriptor()? {
+    let dtype = c.dtype()?;
+    if dtype.size() > limits::STRING_BYTES {
+        return Err(format!(
+            "strings of {} bytes, more than the {} expected",
+            dtype.size(),
+            limits::STRING_BYTES
+        )
+        .into());
+    }
+    Ok(match dtype.to_descriptor()? {
         TypeDescriptor::VarLenUnicode => c
             .read_raw::<VarLenUnicode>()?
             .iter()
@@ -88,18 +124,33 @@ pub(crate) fn read_strings(c: &hdf5::Container) -> hdf5::Result<Vec<String>> {
             .iter()
             .map(|s| lossy(s.as_bytes()))
             .collect(),
-        TypeDescriptor::FixedAscii(_) => c
-            .read_raw::<FixedAscii<1024>>()?
-            .iter()
-            .map(|s| lossy(s.as_bytes()))
-            .collect(),
-        TypeDescriptor::FixedUnicode(_) => c
-            .read_raw::<FixedUnicode<1024>>()?
-            .iter()
-            .map(|s| lossy(s.as_bytes()))
-            .collect(),
+        // Read into the smallest buffer that holds them: the buffer is allocated per string.
+        TypeDescriptor::FixedAscii(n) if n <= 64 => fixed_ascii::<64>(c)?,
+        TypeDescriptor::FixedAscii(_) => fixed_ascii::<{ limits::STRING_BYTES }>(c)?,
+        TypeDescriptor::FixedUnicode(n) if n <= 64 => fixed_unicode::<64>(c)?,
+        TypeDescriptor::FixedUnicode(_) => fixed_unicode::<{ limits::STRING_BYTES }>(c)?,
         other => return Err(format!("expected strings, found {other}").into()),
     })
+}
+
+fn fixed_ascii<const N: usize>(c: &hdf5::Container) -> hdf5::Result<Vec<String>> {
+    Ok(c.read_raw::<FixedAscii<N>>()?
+        .iter()
+        .map(|s| lossy(s.as_bytes()))
+        .collect())
+}
+
+fn fixed_unicode<const N: usize>(c: &hdf5::Container) -> hdf5::Result<Vec<String>> {
+    Ok(c.read_raw::<FixedUnicode<N>>()?
+        .iter()
+        .map(|s| lossy(s.as_bytes()))
+        .collect())
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 /// A file that keeps its path for error messages.
@@ -114,23 +165,45 @@ impl Ilp<'_> {
             .dataset(name)
             .map_err(|e| err(self.path, format!("missing or unreadable {name}: {e}")))
     }
-    fn strings(&self, name: &str) -> Result<Vec<String>> {
+    /// The dataset, refused when it declares more than `max` values (checked before reading).
+    fn ds_at_most(&self, name: &str, max: usize) -> Result<hdf5::Dataset> {
         let ds = self.ds(name)?;
-        read_strings(&ds).map_err(|e| err(self.path, format!("{name}: {e}")))
+        let n = ds.size();
+        if n > max {
+            return Err(err(
+                self.path,
+                format!(
+                    "{name} declares {n} values, more than the {max} a project can hold there: \
+                     the file is damaged or was not written by ilastik"
+                ),
+            ));
+        }
+        Ok(ds)
+    }
+    fn strings(&self, name: &str, max: usize) -> Result<Vec<String>> {
+        let ds = self.ds(name)?;
+        read_strings(&ds, max).map_err(|e| err(self.path, format!("{name}: {e}")))
     }
     fn string(&self, name: &str) -> Result<String> {
-        self.strings(name)?
+        self.strings(name, limits::STRINGS)?
             .into_iter()
             .next()
             .ok_or_else(|| err(self.path, format!("{name} is empty")))
     }
-    fn f64s(&self, name: &str) -> Result<Vec<f64>> {
-        self.ds(name)?
+    fn f64s(&self, name: &str, max: usize) -> Result<Vec<f64>> {
+        self.ds_at_most(name, max)?
             .read_raw::<f64>()
             .map_err(|e| err(self.path, format!("{name}: {e}")))
     }
-    fn bools(&self, name: &str) -> Result<Vec<bool>> {
-        let ds = self.ds(name)?;
+    /// A dataset of one number (vigra stores its options as arrays of one).
+    fn scalar(&self, name: &str) -> Result<f64> {
+        self.f64s(name, 1)?
+            .first()
+            .copied()
+            .ok_or_else(|| err(self.path, format!("{name} is empty")))
+    }
+    fn bools(&self, name: &str, max: usize) -> Result<Vec<bool>> {
+        let ds = self.ds_at_most(name, max)?;
         match ds.read_raw::<bool>() {
             Ok(v) => Ok(v),
             // Some writers store flags as plain integers.
@@ -191,7 +264,10 @@ impl Project {
         let features = read_features(&ilp)?;
         let labels = read_labels(&ilp)?;
         let (annotations, training_shape) = read_annotations(&ilp)?;
-        let (classifier, classifier_note, feature_names) = read_classifier(&ilp)?;
+        let n_label_names = ilp
+            .exists("PixelClassification/LabelNames")
+            .then_some(labels.len());
+        let (classifier, classifier_note, feature_names) = read_classifier(&ilp, n_label_names)?;
         Ok(Project {
             path: path.to_path_buf(),
             ilastik_version: version,
@@ -229,7 +305,7 @@ impl Project {
 }
 
 fn read_features(ilp: &Ilp) -> Result<FeatureSelection> {
-    let ids = ilp.strings("FeatureSelections/FeatureIds")?;
+    let ids = ilp.strings("FeatureSelections/FeatureIds", MAX_FEATURE_ROWS)?;
     let ids = ids
         .iter()
         .map(|s| {
@@ -237,7 +313,7 @@ fn read_features(ilp: &Ilp) -> Result<FeatureSelection> {
                 .ok_or_else(|| err(ilp.path, format!("unknown feature id {s:?}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let scales = ilp.f64s("FeatureSelections/Scales")?;
+    let scales = ilp.f64s("FeatureSelections/Scales", MAX_SCALES)?;
     let ds = ilp.ds("FeatureSelections/SelectionMatrix")?;
     let shape = ds.shape();
     if shape != [ids.len(), scales.len()] {
@@ -250,10 +326,13 @@ fn read_features(ilp: &Ilp) -> Result<FeatureSelection> {
             ),
         ));
     }
-    let flat = ilp.bools("FeatureSelections/SelectionMatrix")?;
+    let flat = ilp.bools(
+        "FeatureSelections/SelectionMatrix",
+        ids.len() * scales.len(),
+    )?;
     let matrix = flat.chunks(scales.len()).map(|r| r.to_vec()).collect();
     let in_2d = if ilp.exists("FeatureSelections/ComputeIn2d") {
-        let v = ilp.bools("FeatureSelections/ComputeIn2d")?;
+        let v = ilp.bools("FeatureSelections/ComputeIn2d", scales.len())?;
         if v.len() != scales.len() {
             return Err(err(
                 ilp.path,
@@ -278,9 +357,9 @@ fn read_labels(ilp: &Ilp) -> Result<Vec<LabelClass>> {
     if !ilp.exists("PixelClassification/LabelNames") {
         return Ok(Vec::new());
     }
-    let names = ilp.strings("PixelClassification/LabelNames")?;
+    let names = ilp.strings("PixelClassification/LabelNames", MAX_CLASSES)?;
     let colors = if ilp.exists("PixelClassification/LabelColors") {
-        ilp.f64s("PixelClassification/LabelColors")?
+        ilp.f64s("PixelClassification/LabelColors", 3 * names.len())?
     } else {
         Vec::new()
     };
@@ -288,9 +367,10 @@ fn read_labels(ilp: &Ilp) -> Result<Vec<LabelClass>> {
         .into_iter()
         .enumerate()
         .map(|(k, name)| {
+            // Clamped: a colour is only displayed, so an odd value is not worth refusing.
             let color = match colors.get(3 * k..3 * k + 3) {
-                Some(c) => [c[0] as u8, c[1] as u8, c[2] as u8],
-                None => [128, 128, 128],
+                Some(&[r, g, b]) => [r, g, b].map(|v| v.clamp(0.0, 255.0) as u8),
+                _ => [128, 128, 128],
             };
             LabelClass { name, color }
         })
@@ -322,13 +402,19 @@ fn raw_axes(ilp: &Ilp) -> Result<Option<String>> {
 
 /// Where each of the file's axes goes in (t, z, y, x, c).
 fn axis_map(ilp: &Ilp, axes: &str) -> Result<Vec<usize>> {
-    axes.chars()
+    let map = axes
+        .chars()
         .map(|a| {
             "tzyxc"
                 .find(a)
                 .ok_or_else(|| err(ilp.path, format!("unknown axis {a:?} in {axes:?}")))
         })
-        .collect()
+        .collect::<Result<Vec<usize>>>()?;
+    // Each axis once: the blocks are reordered by this map, a repeated axis would lose one.
+    if (0..5).any(|d| map.iter().filter(|&&m| m == d).count() > 1) {
+        return Err(err(ilp.path, format!("axes {axes:?} repeat an axis")));
+    }
+    Ok(map)
 }
 
 fn parse_block_slice(s: &str) -> Option<Vec<(usize, usize)>> {
@@ -337,7 +423,8 @@ fn parse_block_slice(s: &str) -> Option<Vec<(usize, usize)>> {
         .split(',')
         .map(|p| {
             let (a, b) = p.trim().split_once(':')?;
-            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            (a <= b).then_some((a, b))
         })
         .collect()
 }
@@ -348,7 +435,12 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
     let axes = raw_axes(ilp)?;
     let shape_name = "Input Data/infos/lane0000/Raw Data/shape";
     let shape = if ilp.exists(shape_name) {
-        Some(ilp.f64s(shape_name)?)
+        let v = ilp.f64s(shape_name, 5)?;
+        Some(
+            v.iter()
+                .map(|&d| whole(ilp, shape_name, d, 0, limits::AXIS))
+                .collect::<Result<Vec<usize>>>()?,
+        )
     } else {
         None
     };
@@ -369,10 +461,7 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
         }
         Some(out)
     };
-    let training_shape = shape.and_then(|s| {
-        let s: Vec<usize> = s.iter().map(|&v| v as usize).collect();
-        to_tzyxc(&map, &s, 1)
-    });
+    let training_shape = shape.and_then(|s| to_tzyxc(&map, &s, 1));
     let group = "PixelClassification/LabelSets/labels000";
     if !ilp.exists(group) {
         return Ok((Vec::new(), training_shape));
@@ -384,8 +473,19 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
     let mut names = g
         .member_names()
         .map_err(|e| err(ilp.path, format!("{group}: {e}")))?;
+    if names.len() > limits::BLOCKS {
+        return Err(err(
+            ilp.path,
+            format!(
+                "{group} holds {} annotation blocks, more than {}",
+                names.len(),
+                limits::BLOCKS
+            ),
+        ));
+    }
     names.sort();
     let mut blocks = Vec::new();
+    let mut voxels_left = limits::ANNOTATION_VOXELS;
     for name in names {
         let full = format!("{group}/{name}");
         let ds = ilp.ds(&full)?;
@@ -393,7 +493,8 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
             .attr("blockSlice")
             .map_err(|e| err(ilp.path, format!("{full}: no blockSlice: {e}")))
             .and_then(|a| {
-                read_strings(&a).map_err(|e| err(ilp.path, format!("{full} blockSlice: {e}")))
+                read_strings(&a, limits::STRINGS)
+                    .map_err(|e| err(ilp.path, format!("{full} blockSlice: {e}")))
             })?;
         let slice = slice
             .first()
@@ -402,8 +503,8 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
         // ilastik 1.4 tags each block with its own axes (often without t).
         let map = match ds.attr("axistags") {
             Ok(a) => {
-                let tags =
-                    read_strings(&a).map_err(|e| err(ilp.path, format!("{full} axistags: {e}")))?;
+                let tags = read_strings(&a, limits::STRINGS)
+                    .map_err(|e| err(ilp.path, format!("{full} axistags: {e}")))?;
                 match tags.first() {
                     Some(t) => Some(axis_map(ilp, &axes_of(ilp, t)?)?),
                     None => map.clone(),
@@ -411,17 +512,15 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
             }
             Err(_) => map.clone(),
         };
-        let data = ds
-            .read_dyn::<u8>()
-            .map_err(|e| err(ilp.path, format!("{full}: {e}")))?;
         let starts: Vec<usize> = slice.iter().map(|r| r.0).collect();
-        let dims: Vec<usize> = slice.iter().map(|r| r.1.saturating_sub(r.0)).collect();
-        if dims != data.shape() {
+        let dims: Vec<usize> = slice.iter().map(|r| r.1 - r.0).collect();
+        // Everything about the block's size is checked before its voxels are read.
+        if dims != ds.shape() {
             return Err(err(
                 ilp.path,
                 format!(
                     "{full}: blockSlice {slice:?} does not match its shape {:?}",
-                    data.shape()
+                    ds.shape()
                 ),
             ));
         }
@@ -437,6 +536,39 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
                 ))
             }
         };
+        let limit = training_shape.unwrap_or([limits::AXIS; 5]);
+        let inside = |a: usize| {
+            start[a]
+                .checked_add(shape5[a])
+                .is_some_and(|e| e <= limit[a])
+        };
+        if !(0..5).all(inside) {
+            return Err(err(
+                ilp.path,
+                format!(
+                    "{full}: blockSlice {slice:?} reaches beyond the training image \
+                     (t, z, y, x, c) {limit:?}"
+                ),
+            ));
+        }
+        let voxels = super::checked_len(&dims, "an annotation block")
+            .ok()
+            .filter(|&v| v <= limits::BLOCK_VOXELS && v <= voxels_left)
+            .ok_or_else(|| {
+                err(
+                    ilp.path,
+                    format!(
+                        "{full}: a block of {dims:?} voxels; a block may hold {} and all \
+                         blocks together {}",
+                        limits::BLOCK_VOXELS,
+                        limits::ANNOTATION_VOXELS
+                    ),
+                )
+            })?;
+        voxels_left -= voxels;
+        let data = ds
+            .read_dyn::<u8>()
+            .map_err(|e| err(ilp.path, format!("{full}: {e}")))?;
         // Reorder the block's own axes to t, z, y, x, c.
         let data = match &map {
             Some(m) => {
@@ -462,7 +594,8 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
 
 type ClassifierParts = (Option<Classifier>, Option<String>, Vec<String>);
 
-fn read_classifier(ilp: &Ilp) -> Result<ClassifierParts> {
+/// `n_label_names`: the project's label classes, when it names them; a forest cannot have more.
+fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<ClassifierParts> {
     if !ilp.exists(FORESTS) {
         return Ok((
             None,
@@ -476,7 +609,7 @@ fn read_classifier(ilp: &Ilp) -> Result<ClassifierParts> {
         String::new()
     };
     let names = if ilp.exists(&format!("{FORESTS}/feature_names")) {
-        ilp.strings(&format!("{FORESTS}/feature_names"))?
+        ilp.strings(&format!("{FORESTS}/feature_names"), MAX_FEATURES)?
     } else {
         Vec::new()
     };
@@ -501,6 +634,16 @@ fn read_classifier(ilp: &Ilp) -> Result<ClassifierParts> {
         .filter(|n| n.starts_with("Forest"))
         .collect();
     forest_names.sort();
+    if forest_names.len() > limits::FORESTS {
+        return Err(err(
+            ilp.path,
+            format!(
+                "{FORESTS} holds {} forests, more than {}",
+                forest_names.len(),
+                limits::FORESTS
+            ),
+        ));
+    }
     if forest_names.is_empty() {
         return Ok((
             None,
@@ -508,38 +651,101 @@ fn read_classifier(ilp: &Ilp) -> Result<ClassifierParts> {
             names,
         ));
     }
-    let mut forests = Vec::new();
+    let mut forests = Vec::with_capacity(forest_names.len());
+    let mut words_left = limits::CLASSIFIER_WORDS;
     for name in &forest_names {
         let group = format!("{FORESTS}/{name}");
-        forests.push(read_forest(ilp, &group)?);
+        forests.push(read_forest(ilp, &group, n_label_names, &mut words_left)?);
     }
     let classifier = Classifier::new(forests).map_err(|r| err(ilp.path, r))?;
     Ok((Some(classifier), None, names))
 }
 
-fn read_forest(ilp: &Ilp, group: &str) -> Result<Forest> {
-    let scalar = |name: &str| -> Result<f64> {
-        ilp.f64s(&format!("{group}/{name}"))?
-            .first()
-            .copied()
-            .ok_or_else(|| err(ilp.path, format!("{group}/{name} is empty")))
-    };
-    let n_features = scalar("_ext_param/column_count_")? as usize;
-    let n_classes = scalar("_ext_param/class_count_")? as usize;
-    let tree_count = scalar("_options/tree_count_")? as usize;
-    let weighted = if ilp.exists(&format!("{group}/_options/predict_weighted_")) {
+/// A count stored as a number (vigra stores its sizes as doubles): whole, from `min` to `max`.
+fn whole(ilp: &Ilp, name: &str, v: f64, min: usize, max: usize) -> Result<usize> {
+    if v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= max as f64 {
+        Ok(v as usize)
+    } else {
+        Err(err(
+            ilp.path,
+            format!("{name} is {v}; it must be a whole number from {min} to {max}"),
+        ))
+    }
+}
+
+/// One vigra forest. `words_left` is what the classifier may still hold of topology and
+/// parameter entries; every size is checked against the forest's own metadata before it is
+/// read.
+fn read_forest(
+    ilp: &Ilp,
+    group: &str,
+    n_label_names: Option<usize>,
+    words_left: &mut usize,
+) -> Result<Forest> {
+    let name = |n: &str| format!("{group}/{n}");
+    let scalar = |n: &str| ilp.scalar(&name(n));
+    let n_features = whole(
+        ilp,
+        &name("_ext_param/column_count_"),
+        scalar("_ext_param/column_count_")?,
+        1,
+        MAX_FEATURES,
+    )?;
+    let max_classes = n_label_names.unwrap_or(MAX_CLASSES).min(MAX_CLASSES);
+    let n_classes = whole(
+        ilp,
+        &name("_ext_param/class_count_"),
+        scalar("_ext_param/class_count_")?,
+        1,
+        max_classes,
+    )
+    .map_err(|e| match n_label_names {
+        Some(n) => err(
+            ilp.path,
+            format!("{e}: the project names {n} label classes"),
+        ),
+        None => e,
+    })?;
+    let weighted = if ilp.exists(&name("_options/predict_weighted_")) {
         scalar("_options/predict_weighted_")? != 0.0
     } else {
         false
     };
-    let labels: Vec<u32> = if ilp.exists(&format!("{group}/_ext_param/labels")) {
-        ilp.f64s(&format!("{group}/_ext_param/labels"))?
+    let labels: Vec<u32> = if ilp.exists(&name("_ext_param/labels")) {
+        let what = name("_ext_param/labels");
+        ilp.f64s(&what, n_classes)?
             .into_iter()
-            .map(|v| v as u32)
-            .collect()
+            .map(|v| whole(ilp, &what, v, 0, u32::MAX as usize).map(|v| v as u32))
+            .collect::<Result<_>>()?
     } else {
         (1..=n_classes as u32).collect()
     };
+    // The declared tree count must be the trees present: it sizes the loop below.
+    let g = ilp
+        .file
+        .group(group)
+        .map_err(|e| err(ilp.path, format!("{group}: {e}")))?;
+    let present = g
+        .member_names()
+        .map_err(|e| err(ilp.path, format!("{group}: {e}")))?
+        .iter()
+        .filter(|n| n.starts_with("Tree_"))
+        .count();
+    let tree_count = whole(
+        ilp,
+        &name("_options/tree_count_"),
+        scalar("_options/tree_count_")?,
+        1,
+        limits::TREES,
+    )?;
+    if tree_count != present {
+        return Err(err(
+            ilp.path,
+            format!("{group}: tree_count_ is {tree_count}, the forest holds {present} trees"),
+        ));
+    }
+    // A node has at least two topology entries and at most max(2, 1 + classes) parameters.
+    let params_per_node = (n_classes + 1).max(2);
     let mut trees = Vec::with_capacity(tree_count);
     for k in 0..tree_count {
         let tree = format!("{group}/Tree_{k:02}");
@@ -548,11 +754,18 @@ fn read_forest(ilp: &Ilp, group: &str) -> Result<Forest> {
         } else {
             format!("{group}/Tree_{k}")
         };
+        let topology_name = format!("{tree}/topology");
+        let max_words = limits::TREE_WORDS.min(*words_left);
         let topology: Vec<i32> = ilp
-            .ds(&format!("{tree}/topology"))?
+            .ds_at_most(&topology_name, max_words)?
             .read_raw::<i32>()
-            .map_err(|e| err(ilp.path, format!("{tree}/topology: {e}")))?;
-        let parameters = ilp.f64s(&format!("{tree}/parameters"))?;
+            .map_err(|e| err(ilp.path, format!("{topology_name}: {e}")))?;
+        *words_left -= topology.len();
+        let max_params = (topology.len().saturating_sub(2) / 2)
+            .saturating_mul(params_per_node)
+            .min(*words_left);
+        let parameters = ilp.f64s(&format!("{tree}/parameters"), max_params)?;
+        *words_left -= parameters.len();
         trees.push((topology, parameters));
     }
     Forest::from_vigra(n_features, n_classes, labels, weighted, &trees)

@@ -7,7 +7,9 @@ use std::time::Instant;
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
-use super::{pool, predict_volume, ClassifyInput, FeatureBank, Project};
+use super::{
+    check_threads, checked_len, pool, predict_volume, ClassifyInput, FeatureBank, Project,
+};
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{Channel, DType, OmeZarr, Window};
 use crate::store::StoreOptions;
@@ -79,7 +81,18 @@ pub struct ClassifyReport {
 }
 
 /// Runs `task`: per time point, read (c, z, y, x), compute features and probabilities, write.
+///
+/// Every option, and the project against the image (channels, dimensionality, the largest
+/// filter against the smallest axis), is checked before any output is created: a refused run
+/// leaves nothing behind.
 pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<ClassifyReport> {
+    check_threads(task.threads)?;
+    if task.png_dir.is_none() && task.png_z != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "--png-z {} without --png: no PNG would be written; give a folder with --png",
+            task.png_z
+        )));
+    }
     let project = Project::open(&task.project)?;
     let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
         path: task.project.display().to_string(),
@@ -91,6 +104,12 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     let image = OmeZarr::open(&task.source, options)?;
     let pixels = image.level(task.level)?;
     let [nt, nc, nz, ny, nx] = pixels.shape5();
+    if task.png_dir.is_some() && task.png_z >= nz {
+        return Err(Error::OutOfBounds(format!(
+            "--png-z {} of an image with {nz} planes (0..{nz})",
+            task.png_z
+        )));
+    }
     let bank = FeatureBank::new(&project.features, nc, nz > 1)?;
     if bank.n_features() != classifier.n_features() {
         return Err(Error::Classify(format!(
@@ -101,7 +120,16 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
             classifier.n_features()
         )));
     }
+    bank.check_fits([nz, ny, nx])?;
+    if let Some(dir) = task.png_dir.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+        return Err(Error::InvalidArgument(format!(
+            "--png {}: a file is there, not a folder",
+            dir.display()
+        )));
+    }
     let ncls = classifier.n_classes();
+    checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
+    let pool = pool(task.threads)?;
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project
@@ -139,14 +167,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     };
     if let Some(dir) = &task.png_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-        if task.png_z >= nz {
-            return Err(Error::OutOfBounds(format!(
-                "--png-z {} of an image with {nz} planes",
-                task.png_z
-            )));
-        }
     }
-    let pool = pool(task.threads)?;
     let start = Instant::now();
     let mut sums = vec![0f64; ncls];
     let mut pngs = Vec::new();
@@ -182,7 +203,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let voxels = (nt * nz * ny * nx) as f64;
+    let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
     Ok(ClassifyReport {
         source: task.source.clone(),
         level: task.level,
@@ -198,4 +219,68 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
         out: task.out.clone(),
         pngs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ngff::writer::ImageSpec;
+
+    const PROJECT: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/ilastik/pixel-class-133.ilp"
+    );
+
+    /// Runs `edit`ed tasks on a small 3-D image (2 channels, 5 planes of 16 x 16) and returns
+    /// each error, after checking that neither the output image nor the PNG folder exists.
+    fn refused(edit: impl Fn(&mut ClassifyTask)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.ome.zarr");
+        let src = src.to_str().unwrap();
+        let w = ImageWriter::create(src, ImageSpec::new([1, 2, 5, 16, 16], DType::U16)).unwrap();
+        for c in 0..2 {
+            for z in 0..5 {
+                w.write_plane(0, c, z, &ndarray::Array2::<u16>::zeros((16, 16)))
+                    .unwrap();
+            }
+        }
+        let out = dir.path().join("out.ome.zarr");
+        let png = dir.path().join("png");
+        let mut task = ClassifyTask {
+            out: Some(out.to_str().unwrap().to_string()),
+            png_dir: Some(png.clone()),
+            ..ClassifyTask::new(src, 0, PROJECT)
+        };
+        edit(&mut task);
+        let e = run_classify(&task, &StoreOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(!out.exists(), "{e}: the output was created");
+        assert!(!png.exists(), "{e}: the PNG folder was created");
+        e
+    }
+
+    #[test]
+    fn options_are_checked_before_anything_is_created() {
+        let e = refused(|t| t.png_z = 99);
+        assert!(e.contains("--png-z 99 of an image with 5 planes"), "{e}");
+        for n in [0, 100_000] {
+            let e = refused(|t| t.threads = Some(n));
+            assert!(e.contains("threads must be between 1 and 1024"), "{e}");
+        }
+        let e = refused(|t| {
+            t.png_dir = None;
+            t.png_z = 3;
+        });
+        assert!(e.contains("without --png"), "{e}");
+        let e = refused(|t| t.level = 7);
+        assert!(e.contains("level 7"), "{e}");
+    }
+
+    #[test]
+    fn an_image_smaller_than_the_largest_filter_is_refused_before_writing() {
+        // Scale 10 pre-smooths with a kernel of radius 35: 5 planes cannot hold it.
+        let e = refused(|t| t.threads = Some(1));
+        assert!(e.contains("too small") && e.contains("radius of 35"), "{e}");
+    }
 }

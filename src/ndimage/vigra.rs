@@ -127,13 +127,27 @@ fn kernel_radius(sigma: f64, order: u32, window_ratio: f64) -> Result<usize> {
             "gaussian kernel: sigma {sigma} (must be > 0), order {order} (0..=2), window {window_ratio}"
         )));
     }
-    Ok(if window_ratio == 0.0 {
-        ((3.0 + 0.5 * order as f64) * sigma + 0.5) as usize
+    let half = if window_ratio == 0.0 {
+        (3.0 + 0.5 * order as f64) * sigma + 0.5
     } else {
-        (window_ratio * sigma + 0.5) as usize
+        window_ratio * sigma + 0.5
+    };
+    // Checked in f64 before the cast (sigma and window are finite, so `half` is a number or
+    // infinity): a sigma from a file (1e9) would otherwise become a kernel of billions of
+    // weights, allocated before any image is looked at.
+    if half >= (MAX_KERNEL_RADIUS + 1) as f64 {
+        return Err(Error::InvalidArgument(format!(
+            "gaussian kernel: sigma {sigma} with window {window_ratio} needs a radius of {} pixels, \
+             more than the {MAX_KERNEL_RADIUS} omeflow allows; use a smaller sigma",
+            half.floor()
+        )));
     }
-    .max(1))
+    Ok((half as usize).max(1))
 }
+
+/// Largest kernel radius. A kernel must be shorter than the line it filters (as in vigra), and
+/// 10^5 pixels is beyond the axes these whole-line filters run on; it keeps a kernel under 2 MB.
+pub const MAX_KERNEL_RADIUS: usize = 100_000;
 
 /// vigra's `Kernel1D<double>::initGaussianDerivative(sigma, order, 1.0, window_ratio)` (order
 /// 0 is `initGaussian`), as correlation weights (vigra convolves, so odd kernels flip).
@@ -612,6 +626,17 @@ pub fn gaussian_smoothing(volume: ArrayView3<f32>, sigma: f64, window: f64) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_sigmas_are_refused_before_allocating() {
+        for sigma in [1e9, 1e300, f64::MAX] {
+            let e = vigra_kernel(sigma, 0, 3.5).unwrap_err().to_string();
+            assert!(e.contains("100000"), "{e}");
+            let e = Kernel1D::derivative(sigma, 2, 2.0).unwrap_err().to_string();
+            assert!(e.contains("smaller sigma"), "{e}");
+        }
+        assert_eq!(vigra_kernel(28_571.0, 0, 3.5).unwrap().radius, 99_999);
+    }
 
     #[test]
     fn kernels_are_normalised() {

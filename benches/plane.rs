@@ -79,7 +79,7 @@ fn main() {
         let (l, _) = label(&m, Connectivity::Face);
         time("  regionprops", reps, || Some(regionprops(&l, &p).len()));
         time("  segment() (all of the above)", reps, || {
-            Some(segment(&p, &SegmentParams::default()).count)
+            segment(&p, &SegmentParams::default()).ok().map(|s| s.count)
         });
         time("  smooth + threshold + label", reps, || {
             let s = gaussian_filter(&p, 1.0);

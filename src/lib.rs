@@ -21,6 +21,7 @@ pub mod error;
 pub mod ndimage;
 pub mod ngff;
 pub mod omero;
+pub mod output;
 pub mod prelude;
 mod rng;
 pub mod sample;

@@ -219,9 +219,7 @@ pub fn classify_with<I: ClassifyInput + ?Sized>(
     Ok(Probabilities { data: out, labels })
 }
 
-/// Most worker threads a call may ask for: far above any machine's cores, far below what the
-/// OS refuses to start.
-pub const MAX_THREADS: usize = 1024;
+pub use crate::compute::MAX_THREADS;
 
 /// Checks a thread count given by a caller: `None` (all cores) or 1 to [`MAX_THREADS`].
 pub(crate) fn check_threads(threads: Option<usize>) -> Result<()> {

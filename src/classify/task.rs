@@ -202,6 +202,9 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
             }
         }
     }
+    if let Some(w) = &writer {
+        w.finish()?;
+    }
     let seconds = start.elapsed().as_secs_f64();
     let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
     Ok(ClassifyReport {

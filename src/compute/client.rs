@@ -136,8 +136,14 @@ impl Client {
         Self::with_workers(std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
-    /// A client with `n` workers.
+    /// A client with `n` workers: 1 to [`super::MAX_THREADS`], else an error.
     pub fn with_workers(n: usize) -> Result<Self> {
+        if !(1..=super::MAX_THREADS).contains(&n) {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{n} workers: use 1 to {}",
+                super::MAX_THREADS
+            )));
+        }
         let shared = Arc::new(Shared::default());
         let mut workers = Vec::with_capacity(n.max(1));
         for i in 0..n.max(1) {

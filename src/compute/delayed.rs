@@ -130,9 +130,9 @@ impl Compute {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Use `n` threads.
+    /// Use `n` threads (at least 1, at most [`super::MAX_THREADS`]).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = Some(n.max(1));
+        self.threads = Some(n.clamp(1, super::MAX_THREADS));
         self
     }
     /// No progress or summary lines.

@@ -31,7 +31,7 @@ pub use plot::{objects_per_plane_svg, PlaneCount};
 use crate::classify::{Probabilities, Project};
 use crate::ngff::Pixels;
 use crate::segment::Segmentation;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Print one rich-output block the way evcxr expects it on stdout.
 pub fn emit(mime: &str, content: &str) {
@@ -72,7 +72,7 @@ pub trait Show {
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{}</body></html>",
             Show::to_html(self)?
         );
-        std::fs::write(path, page).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::output::write_file(path, page.as_bytes())
     }
 }
 
@@ -388,6 +388,5 @@ pub fn save_objects_plot(results: &[Segmentation], path: impl AsRef<Path>) -> Re
         })
         .collect();
     let path = path.as_ref();
-    std::fs::write(path, objects_per_plane_svg(&counts)?)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    crate::output::write_file(path, objects_per_plane_svg(&counts)?.as_bytes())
 }

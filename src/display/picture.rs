@@ -254,7 +254,7 @@ impl Picture {
     pub fn save_png(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_png()?;
-        std::fs::write(path, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::output::write_file(path, &bytes)
     }
 
     /// An HTML `<figure>` with the picture (at display size) embedded as a PNG data URL.

@@ -108,6 +108,9 @@ pub fn gaussian_kernel1d(sigma: f64, radius: usize) -> Vec<f64> {
     phi.iter().map(|v| v / sum).collect()
 }
 
+/// The widest kernel radius the filters build.
+pub const MAX_RADIUS: usize = 100_000;
+
 /// scipy's kernel radius: `int(truncate * sigma + 0.5)`.
 pub fn kernel_radius(sigma: f64, truncate: f64) -> usize {
     (truncate * sigma + 0.5) as usize
@@ -253,9 +256,21 @@ fn checked_sigmas(ndim: usize, opts: &GaussianOptions) -> Result<Vec<f64>> {
             )))
         }
     };
-    if sigmas.iter().any(|s| !s.is_finite() || *s < 0.0) || !opts.truncate.is_finite() {
+    if sigmas.iter().any(|s| !s.is_finite() || *s < 0.0)
+        || !opts.truncate.is_finite()
+        || opts.truncate < 0.0
+    {
         return Err(Error::InvalidArgument(format!(
             "sigma {sigmas:?} and truncate {} must be finite and non-negative",
+            opts.truncate
+        )));
+    }
+    // scipy would build any kernel; one wider than MAX_RADIUS pixels is a mistake that would
+    // take hours (and its size would overflow for a sigma like 1e12).
+    if let Some(s) = sigmas.iter().find(|&&s| opts.truncate * s + 0.5 > MAX_RADIUS as f64) {
+        return Err(Error::InvalidArgument(format!(
+            "sigma {s} with truncate {} makes a kernel over {MAX_RADIUS} pixels in radius; \
+             use a smaller sigma or truncate",
             opts.truncate
         )));
     }

@@ -429,19 +429,16 @@ impl ImageWriter {
         self.commit.written.lock().map_or(0, |w| w.1)
     }
 
-    /// Check that every plane was written and the image committed; an
-    /// [`Error::Incomplete`] naming how many planes are missing otherwise. The image commits
-    /// itself when its last plane is written, so this only reports.
+    /// Commit the image now, with the planes written so far: planes never written read as the
+    /// fill value (0). An image commits itself when its last plane is written; call this when
+    /// a run writes only some planes on purpose. Until an image is committed it is marked
+    /// incomplete, and readers refuse it.
     pub fn finish(&self) -> Result<()> {
-        if self.is_complete() {
-            return Ok(());
-        }
-        Err(Error::Incomplete(format!(
-            "{} of {} planes of {} were written; the image is marked incomplete",
-            self.planes_written(),
-            self.commit.planes,
-            self.location()
-        )))
+        let this = self.clone();
+        self.store.runtime().block_on(async move {
+            this.commit.done.get_or_try_init(|| this.commit_now()).await?;
+            Ok(())
+        })
     }
 
     /// Record plane (t, c, z) as written; commit the image when it was the last one.
@@ -646,7 +643,8 @@ pub(crate) async fn create_labels_async(
     ImageWriter::create_registered(labels.child(name), spec, Some(label), register).await
 }
 
-fn check_label_name(name: &str) -> Result<()> {
+/// Check a label image's name: a plain folder name.
+pub fn check_label_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && name != "."

@@ -5,8 +5,9 @@
 //! use ndarray::Array2;
 //! use omeflow::segment::{segment, SegmentParams};
 //! let plane = Array2::<u16>::from_shape_fn((64, 64), |(y, x)| if (y / 16 + x / 16) % 2 == 0 { 1000 } else { 0 });
-//! let result = segment(&plane, &SegmentParams::default());
+//! let result = segment(&plane, &SegmentParams::default())?;
 //! assert_eq!(result.count, 8);
+//! # Ok::<(), omeflow::Error>(())
 //! ```
 
 mod pipeline;
@@ -34,6 +35,44 @@ pub struct SegmentParams {
     pub threshold: Threshold,
     /// Which neighbours connect.
     pub connectivity: Connectivity,
+}
+
+/// The largest Gaussian sigma a segmentation takes, in pixels: its kernel is 8001 pixels wide,
+/// wider than most planes; beyond it a run would take hours for no useful result.
+pub const MAX_SIGMA: f64 = 1000.0;
+
+impl SegmentParams {
+    /// Checked parameters: see [`SegmentParams::validate`].
+    pub fn new(sigma: f64, threshold: Threshold, connectivity: Connectivity) -> crate::Result<Self> {
+        let p = Self {
+            sigma,
+            threshold,
+            connectivity,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Check the values: sigma finite in `0..=MAX_SIGMA`, a fraction threshold in (0, 1], an
+    /// absolute one finite.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |why: String| Err(crate::Error::InvalidArgument(why));
+        if !(self.sigma.is_finite() && (0.0..=MAX_SIGMA).contains(&self.sigma)) {
+            return bad(format!(
+                "sigma {}: use a number of pixels from 0 to {MAX_SIGMA}",
+                self.sigma
+            ));
+        }
+        match self.threshold {
+            Threshold::Fraction(f) if !(f > 0.0 && f <= 1.0) => bad(format!(
+                "threshold {f}: a fraction of the maximum must be above 0 and at most 1"
+            )),
+            Threshold::Absolute(v) if !v.is_finite() => {
+                bad(format!("threshold {v}: an absolute threshold must be finite"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for SegmentParams {
@@ -119,19 +158,17 @@ pub fn plane_name(t: usize, c: usize, z: usize) -> String {
 }
 
 /// Run the recipe on one plane of any pixel type.
+/// An error when `params` are out of range ([`SegmentParams::validate`]).
 pub fn segment<T: Element, S: Data<Elem = T>>(
     plane: &ArrayBase<S, Ix2>,
     params: &SegmentParams,
-) -> Segmentation {
-    let smoothed = match gaussian_filter_with(plane, &GaussianOptions::new(params.sigma)) {
-        Ok(s) => s,
-        // A negative or non-finite sigma: smooth nothing rather than fail the whole run.
-        Err(_) => plane.to_owned(),
-    };
+) -> crate::Result<Segmentation> {
+    params.validate()?;
+    let smoothed = gaussian_filter_with(plane, &GaussianOptions::new(params.sigma))?;
     let mut scratch = LabelScratch::default();
     let (threshold, count, labels) = threshold_and_label(&smoothed, params, true, &mut scratch);
     let props = regionprops(&labels, plane);
-    Segmentation::computed(labels, count, threshold, props)
+    Ok(Segmentation::computed(labels, count, threshold, props))
 }
 
 /// Threshold `smoothed` and label what is above: the threshold, the object count and, when
@@ -201,7 +238,7 @@ pub(crate) fn segment_owned<T: Element>(
     } else {
         None
     };
-    // A bad sigma smooths nothing rather than failing the run, as in `segment`.
+    // The run validated the parameters before its first plane.
     let _ = gaussian_filter_in_place(&mut plane, &opts);
     let (threshold, count, labels) =
         threshold_and_label(&plane, params, needs.labels || needs.props, scratch);
@@ -237,7 +274,7 @@ pub(crate) fn segment_any_owned(
 }
 
 /// [`segment`] for a plane whose type is known at run time (what `Pixels::plane` returns).
-pub fn segment_any(plane: &AnyArray<Ix2>, params: &SegmentParams) -> Segmentation {
+pub fn segment_any(plane: &AnyArray<Ix2>, params: &SegmentParams) -> crate::Result<Segmentation> {
     match plane {
         AnyArray::U8(p) => segment(p, params),
         AnyArray::U16(p) => segment(p, params),

@@ -20,6 +20,7 @@ use super::{segment_any_owned, Needs, SegmentParams};
 use crate::ndimage::LabelScratch;
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{DType, OmeZarr};
+use crate::compute::MAX_THREADS;
 use crate::store::StoreOptions;
 use crate::{Error, Result};
 
@@ -70,6 +71,41 @@ impl SegmentTask {
             threads: None,
             window: None,
         }
+    }
+}
+
+impl SegmentTask {
+    /// Check the task's values before anything is read or created.
+    pub fn validate(&self) -> Result<()> {
+        self.params.validate()?;
+        if let Some(n) = self.threads {
+            if !(1..=MAX_THREADS).contains(&n) {
+                return Err(Error::InvalidArgument(format!(
+                    "threads {n}: use 1 to {MAX_THREADS}"
+                )));
+            }
+        }
+        if let Some(w) = self.window {
+            if !(1..=1 << 16).contains(&w) {
+                return Err(Error::InvalidArgument(format!(
+                    "window {w}: read 1 to 65536 planes ahead"
+                )));
+            }
+        }
+        if self.labels_out.is_some() {
+            crate::ngff::writer::check_label_name(&self.labels_name)?;
+        }
+        for (axis, r) in [("t", &self.t), ("c", &self.c), ("z", &self.z)] {
+            if let Some(r) = r {
+                if r.start >= r.end {
+                    return Err(Error::InvalidArgument(format!(
+                        "{axis} range {}..{} is empty",
+                        r.start, r.end
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -136,6 +172,7 @@ pub fn run_segment(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SegmentReport> {
     let start = Instant::now();
+    task.validate()?;
     let image = OmeZarr::open(&task.source, options)?;
     let px = image.level(task.level)?;
     let [nt, nc, nz, ny, nx] = px.shape();
@@ -162,7 +199,9 @@ pub fn run_segment(
     let labels = match &task.labels_out {
         Some(loc) => {
             let spec = ImageSpec::new([nt, nc, nz, ny, nx], DType::I32).with_chunks(1024, 1024);
-            Some(ImageWriter::create_label_image(
+            // A rerun replaces the label image an earlier run wrote (complete or interrupted);
+            // anything omeflow did not write there is refused.
+            Some(ImageWriter::replace_label_image(
                 loc,
                 spec,
                 &task.labels_name,
@@ -327,14 +366,24 @@ pub fn run_segment(
             task.source
         )));
     }
+    planes.sort_by_key(|p| (p.t, p.c, p.z));
+    // Outputs become visible only when every plane asked for was segmented and stored; a run
+    // with failed planes leaves them marked incomplete (labels) or as `<table>.incomplete`.
+    let all_ok = planes.iter().all(|p| p.error.is_none());
+    let table = table
+        .map(|t| t.into_inner())
+        .transpose()
+        .map_err(|_| Error::InvalidArgument("table writer poisoned".into()))?;
     let table_rows = match table {
-        Some(t) => t
-            .into_inner()
-            .map_err(|_| Error::InvalidArgument("table writer poisoned".into()))?
-            .finish()?,
+        Some(t) if all_ok => t.finish()?,
+        Some(t) => t.rows(),
         None => 0,
     };
-    planes.sort_by_key(|p| (p.t, p.c, p.z));
+    if let Some(w) = &labels {
+        if all_ok {
+            w.finish()?;
+        }
+    }
     let seconds = start.elapsed().as_secs_f64();
     Ok(SegmentReport {
         source: task.source.clone(),

@@ -1,12 +1,10 @@
 //! Streaming the measurements of every object to CSV or JSON as planes finish, so a run of a
 //! million planes never holds them all.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::Segmentation;
-use crate::{Error, Result};
+use crate::Result;
 
 /// File format of the measurement table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,24 +27,20 @@ impl TableFormat {
 
 const COLUMNS: &str = "t,c,z,label,area,centroid_y,centroid_x,bbox_min_y,bbox_min_x,bbox_max_y,bbox_max_x,mean_intensity,max_intensity";
 
-/// Writes one row per object.
+/// Writes one row per object, to `<name>.incomplete` until [`TableWriter::finish`].
 pub(crate) struct TableWriter {
-    out: BufWriter<File>,
+    out: crate::output::PartialFile,
     format: TableFormat,
     rows: u64,
-    path: String,
 }
 
 impl TableWriter {
     pub(crate) fn create(path: &Path) -> Result<Self> {
-        let file =
-            File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         let format = TableFormat::from_path(path);
         let mut w = Self {
-            out: BufWriter::new(file),
+            out: crate::output::PartialFile::create(path)?,
             format,
             rows: 0,
-            path: path.display().to_string(),
         };
         let head = match format {
             TableFormat::Csv => format!("{COLUMNS}\n"),
@@ -57,9 +51,7 @@ impl TableWriter {
     }
 
     fn write(&mut self, b: &[u8]) -> Result<()> {
-        self.out
-            .write_all(b)
-            .map_err(|e| Error::io(format!("writing {}", self.path), e))
+        self.out.write_all(b)
     }
 
     pub(crate) fn add(&mut self, seg: &Segmentation) -> Result<()> {
@@ -94,13 +86,16 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Rows written so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
     pub(crate) fn finish(mut self) -> Result<u64> {
         if self.format == TableFormat::Json {
             self.write(b"\n]\n")?;
         }
-        self.out
-            .flush()
-            .map_err(|e| Error::io(format!("writing {}", self.path), e))?;
+        self.out.commit()?;
         Ok(self.rows)
     }
 }

@@ -43,7 +43,7 @@ cells = [
  'let conn = connect(SAMPLE, "", "")?;\nlet image = conn.image(4007801)?;\nlet pixels = image.pixels(0)?;\n'
  'let tasks = (0..3usize)\n    .map(|z| {\n        let data = pixels.clone();\n'
  '        delayed(format!("z {z}"), move || -> Result<Segmentation> {\n'
- '            let plane: Array2<u16> = data.plane_as(0, 0, z)?;\n            Ok(segment(&plane, &SegmentParams::default()))\n        })\n    })\n    .collect::<Vec<_>>();',
+ '            let plane: Array2<u16> = data.plane_as(0, 0, z)?;\n            segment(&plane, &SegmentParams::default())\n        })\n    })\n    .collect::<Vec<_>>();',
  # 13
  'let client = Client::with_workers(2)?;\nlet future = client.submit(|| Ok::<_, String>(21u32 * 2));\n'
  'let project = Project::open(format!("{}/../shared/data/ilastik/pixel-class-133.ilp", omeflow::SOURCE_DIR))?;',

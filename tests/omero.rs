@@ -1195,6 +1195,22 @@ fn a_server_that_ignores_offset_is_caught() {
 }
 
 #[test]
+fn sizes_outside_omeros_range_are_refused() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile()).unwrap();
+    for (id, what) in [
+        (906, "SizeT"),
+        (907, "channels"),
+        (908, "PhysicalSizeX"),
+        (909, "SizeC"),
+    ] {
+        let err = conn.image(id).unwrap_err();
+        assert!(matches!(err, Error::OmeroMalformed { .. }), "{err:?}");
+        assert!(err.to_string().contains(what), "{err}");
+    }
+}
+
+#[test]
 fn an_endless_dataset_stops_at_the_bound() {
     let server = FakeOmero::start(Mode::Public);
     let conn = connect_with(&server.base, "", "", hostile().with_max_images(10)).unwrap();

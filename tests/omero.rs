@@ -55,6 +55,16 @@ enum Mode {
     Private,
     /// Not OMERO.web: 404 for everything.
     NotOmero,
+    /// Private, but the login answers 307 to the `elsewhere` server.
+    LoginRedirect,
+    /// Private, but the login answers 500 with a body that echoes the form and the CSRF token.
+    LoginFails,
+    /// Private, but the login answers only after 3 s.
+    LoginSlow,
+    /// Private, but a refused login's message echoes the form.
+    LoginEcho,
+    /// Another host: records what it receives and answers success to everything.
+    Elsewhere,
 }
 
 struct Answer {
@@ -63,6 +73,15 @@ struct Answer {
     cookies: Vec<String>,
     /// Close the connection without answering.
     drop: bool,
+    headers: Vec<(String, String)>,
+    /// A Content-Length other than the body's.
+    claimed_length: Option<u64>,
+    /// After the body, one byte every 50 ms for up to 10 s.
+    trickle: bool,
+    /// After the body, this many spaces, without a Content-Length.
+    stream: Option<usize>,
+    /// Wait before answering.
+    delay: Option<Duration>,
 }
 
 fn answer(status: u16, body: Value) -> Answer {
@@ -71,7 +90,18 @@ fn answer(status: u16, body: Value) -> Answer {
         body: body.to_string(),
         cookies: Vec::new(),
         drop: false,
+        headers: Vec::new(),
+        claimed_length: None,
+        trickle: false,
+        stream: None,
+        delay: None,
     }
+}
+
+fn redirect(status: u16, location: &str) -> Answer {
+    let mut a = answer(status, json!({}));
+    a.headers.push(("Location".into(), location.into()));
+    a
 }
 
 struct FakeOmero {
@@ -82,6 +112,8 @@ struct FakeOmero {
 struct State {
     mode: Mode,
     addr: String,
+    /// The other server redirects point to.
+    elsewhere: Option<String>,
     hits: HashMap<String, usize>,
 }
 
@@ -118,17 +150,22 @@ fn query(path: &str, key: &str) -> Option<usize> {
 
 fn route(req: &Request, st: &mut State) -> Answer {
     let hit = {
-        let n = st.hits.entry(req.path.clone()).or_default();
+        // By path without the query, so that pages of one list count together.
+        let key = req.path.split('?').next().unwrap_or("").to_string();
+        let n = st.hits.entry(key).or_default();
         *n += 1;
         *n
     };
     if st.mode == Mode::NotOmero {
-        return Answer {
-            status: 404,
-            body: "<html>not here</html>".into(),
-            cookies: Vec::new(),
-            drop: false,
-        };
+        let mut a = answer(404, json!({}));
+        a.body = "<html>not here</html>".into();
+        return a;
+    }
+    if st.mode == Mode::Elsewhere {
+        return answer(
+            200,
+            json!({"success": true, "eventContext": {"userName": USER}, "data": image_json(7, true)}),
+        );
     }
     let base = format!("http://{}", st.addr);
     let logged_in = req.cookie("sessionid").as_deref() == Some(SESSION);
@@ -167,17 +204,27 @@ fn route(req: &Request, st: &mut State) -> Answer {
             200,
             json!({"data": [{"host": "localhost", "server": "omero", "id": 1, "port": 4064}]}),
         ),
+        ("POST", ["api", "v0", "login"]) if st.mode == Mode::LoginRedirect => redirect(
+            307,
+            &format!("{}/api/v0/login/", st.elsewhere.clone().unwrap_or_default()),
+        ),
+        ("POST", ["api", "v0", "login"]) if st.mode == Mode::LoginFails => answer(
+            500,
+            json!({"message": format!("login failed for {} with token {}",
+                   req.body, req.header("x-csrftoken").unwrap_or_default())}),
+        ),
+        ("POST", ["api", "v0", "login"]) if st.mode == Mode::LoginEcho => answer(
+            403,
+            json!({"message": format!("bad credentials: {}", req.body)}),
+        ),
         ("POST", ["api", "v0", "login"]) => {
             if req.header("x-csrftoken") != Some(TOKEN)
                 || req.cookie("csrftoken").as_deref() != Some(TOKEN)
             {
                 // Django's CSRF failure page is HTML, not JSON.
-                return Answer {
-                    status: 403,
-                    body: "<h1>Forbidden (403)</h1><p>CSRF verification failed.</p>".into(),
-                    cookies: Vec::new(),
-                    drop: false,
-                };
+                let mut a = answer(403, json!({}));
+                a.body = "<h1>Forbidden (403)</h1><p>CSRF verification failed.</p>".into();
+                return a;
             }
             if req.form("server").as_deref() == Some("1")
                 && req.form("username").as_deref() == Some(USER)
@@ -192,6 +239,9 @@ fn route(req: &Request, st: &mut State) -> Answer {
                 a.cookies
                     .push(format!("sessionid={SESSION}; HttpOnly; Path=/"));
                 a.cookies.push(format!("csrftoken={ROTATED}; Path=/"));
+                if st.mode == Mode::LoginSlow {
+                    a.delay = Some(Duration::from_secs(3));
+                }
                 a
             } else {
                 answer(
@@ -200,6 +250,13 @@ fn route(req: &Request, st: &mut State) -> Answer {
                 )
             }
         }
+        ("POST", ["webclient", "logout"]) if st.elsewhere.is_some() => redirect(
+            307,
+            &format!(
+                "{}/webclient/logout/",
+                st.elsewhere.clone().unwrap_or_default()
+            ),
+        ),
         ("POST", ["webclient", "logout"]) => {
             let mut a = answer(200, json!({}));
             a.cookies.push(
@@ -216,24 +273,68 @@ fn route(req: &Request, st: &mut State) -> Answer {
         ("GET", ["api", "v0", "m", "images", id]) => match id.parse::<u64>() {
             Ok(500) if hit == 1 => answer(500, json!({"message": "Internal error"})),
             Ok(501) => answer(500, json!({"message": "Internal error"})),
-            Ok(502) if hit == 1 => Answer {
-                status: 0,
-                body: String::new(),
-                cookies: Vec::new(),
-                drop: true,
-            },
-            Ok(503) => Answer {
-                status: 0,
-                body: String::new(),
-                cookies: Vec::new(),
-                drop: true,
-            },
-            Ok(666) => Answer {
-                status: 200,
-                body: "{\"data\": {\"@id\": 666, \"Pixels\": ".into(),
-                cookies: Vec::new(),
-                drop: false,
-            },
+            Ok(502) if hit == 1 => dropped(),
+            Ok(503) => dropped(),
+            Ok(666) => {
+                let mut a = answer(200, json!({}));
+                a.body = "{\"data\": {\"@id\": 666, \"Pixels\": ".into();
+                a
+            }
+            Ok(7007) if st.elsewhere.is_some() => redirect(
+                307,
+                &format!(
+                    "{}/api/v0/m/images/7/",
+                    st.elsewhere.clone().unwrap_or_default()
+                ),
+            ),
+            // A redirect within the server is followed.
+            Ok(7008) => redirect(302, "/api/v0/m/images/7/"),
+            Ok(900) => {
+                let mut a = answer(200, json!({}));
+                a.body = "{\"data\": ".into();
+                a.claimed_length = Some(100 << 30);
+                a.trickle = true;
+                a
+            }
+            Ok(901) => {
+                let mut a = answer(200, json!({}));
+                a.body = " ".repeat(1000);
+                a.claimed_length = Some(100 << 30);
+                a
+            }
+            Ok(902) => {
+                let mut a = answer(200, json!({}));
+                a.body = "{\"data\": ".into();
+                a.stream = Some(65 << 20);
+                a
+            }
+            // A server error whose message echoes the session cookie, the CSRF cookie and the
+            // password it was given at login.
+            Ok(904) => answer(
+                500,
+                json!({"message": format!("failed for {} ({USER}/{PASSWORD})",
+                       req.header("cookie").unwrap_or_default())}),
+            ),
+            Ok(906) => {
+                let mut v = image_json(906, true);
+                v["Pixels"]["SizeT"] = json!(1_000_000_000_000_000u64);
+                answer(200, json!({ "data": v }))
+            }
+            Ok(907) => {
+                let mut v = image_json(907, true);
+                v["Pixels"]["Channels"] = json!([{}, {}, {}, {}, {}]);
+                answer(200, json!({ "data": v }))
+            }
+            Ok(908) => {
+                let mut v = image_json(908, true);
+                v["Pixels"]["PhysicalSizeX"]["Value"] = json!(-0.4);
+                answer(200, json!({ "data": v }))
+            }
+            Ok(909) => {
+                let mut v = image_json(909, false);
+                v["Pixels"]["SizeC"] = json!(0);
+                answer(200, json!({ "data": v }))
+            }
             Ok(id) if id < 1000 || id == 4007801 => {
                 answer(200, json!({"data": image_json(id, true)}))
             }
@@ -246,8 +347,53 @@ fn route(req: &Request, st: &mut State) -> Answer {
                             "projectName": "idr0062-blin-nuclearsegmentation/experimentA"},
                    "size": {"width": 256, "height": 256, "z": 10, "t": 8, "c": 2}}),
         ),
-        ("GET", ["api", "v0", "m", "datasets", "1"]) => {
-            answer(200, json!({"data": {"@id": 1, "Name": "five images"}}))
+        ("GET", ["api", "v0", "m", "datasets", id @ ("1" | "2" | "3" | "4")]) => answer(
+            200,
+            json!({"data": {"@id": id.parse::<u64>().unwrap_or(0), "Name": "a dataset"}}),
+        ),
+        ("GET", ["api", "v0", "m", "datasets", "2", "images"]) => {
+            // totalCount lies: five images, not 10^12.
+            let offset = query(&req.path, "offset").unwrap_or(0);
+            let page: Vec<Value> = (21..=25u64)
+                .skip(offset)
+                .take(2)
+                .map(|id| image_json(id, false))
+                .collect();
+            answer(
+                200,
+                json!({"data": page, "meta": {"totalCount": 1_000_000_000_000u64, "limit": 2,
+                       "offset": offset, "maxLimit": 2}}),
+            )
+        }
+        ("GET", ["api", "v0", "m", "datasets", "3", "images"]) => {
+            // Ignores offset: the same page every time (until the 50th, so that a client that
+            // loops on it still ends).
+            let page: Vec<Value> = if hit > 50 {
+                Vec::new()
+            } else {
+                vec![image_json(31, false), image_json(32, false)]
+            };
+            answer(
+                200,
+                json!({"data": page, "meta": {"totalCount": 1_000_000_000_000u64, "limit": 2,
+                       "offset": 0, "maxLimit": 2}}),
+            )
+        }
+        ("GET", ["api", "v0", "m", "datasets", "4", "images"]) => {
+            // Endless: new images at every offset (until the 100th page).
+            let offset = query(&req.path, "offset").unwrap_or(0) as u64;
+            let page: Vec<Value> = if hit > 100 {
+                Vec::new()
+            } else {
+                (0..2)
+                    .map(|i| image_json(1000 + offset + i, false))
+                    .collect()
+            };
+            answer(
+                200,
+                json!({"data": page, "meta": {"totalCount": 1_000_000_000_000u64, "limit": 2,
+                       "offset": offset, "maxLimit": 2}}),
+            )
         }
         ("GET", ["api", "v0", "m", "datasets", "1", "images"]) => {
             // The server caps pages at 2 to make the client follow pagination.
@@ -271,6 +417,12 @@ fn route(req: &Request, st: &mut State) -> Answer {
         }
         _ => answer(404, json!({"message": "no such page"})),
     }
+}
+
+fn dropped() -> Answer {
+    let mut a = answer(0, json!({}));
+    a.drop = true;
+    a
 }
 
 fn read_request(stream: &mut TcpStream) -> Option<Request> {
@@ -317,12 +469,18 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
 
 impl FakeOmero {
     fn start(mode: Mode) -> Self {
+        Self::start_with(mode, None)
+    }
+
+    /// A server whose redirects point to `elsewhere` (a base URL).
+    fn start_with(mode: Mode, elsewhere: Option<&str>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let log = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(Mutex::new(State {
             mode,
             addr: addr.clone(),
+            elsewhere: elsewhere.map(str::to_string),
             hits: HashMap::new(),
         }));
         let (log2, state2) = (log.clone(), state.clone());
@@ -336,21 +494,52 @@ impl FakeOmero {
                     };
                     log.lock().unwrap().push(req.clone());
                     let a = route(&req, &mut state.lock().unwrap());
+                    if let Some(delay) = a.delay {
+                        thread::sleep(delay);
+                    }
                     if a.drop {
                         let _ = stream.shutdown(Shutdown::Both);
                         return;
                     }
                     let mut head = format!(
-                        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        a.status,
-                        a.body.len()
+                        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nConnection: close\r\n",
+                        a.status
                     );
+                    if a.stream.is_none() {
+                        let length = a.claimed_length.unwrap_or(a.body.len() as u64);
+                        head.push_str(&format!("Content-Length: {length}\r\n"));
+                    }
+                    for (k, v) in &a.headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
                     for c in &a.cookies {
                         head.push_str(&format!("Set-Cookie: {c}\r\n"));
                     }
                     head.push_str("\r\n");
                     let _ = stream.write_all(head.as_bytes());
                     let _ = stream.write_all(a.body.as_bytes());
+                    if let Some(mut left) = a.stream {
+                        let chunk = [b' '; 1 << 16];
+                        while left > 0 {
+                            let n = left.min(chunk.len());
+                            if stream.write_all(&chunk[..n]).is_err() {
+                                break;
+                            }
+                            left -= n;
+                        }
+                    }
+                    if a.trickle {
+                        for _ in 0..200 {
+                            thread::sleep(Duration::from_millis(50));
+                            if stream
+                                .write_all(b" ")
+                                .and_then(|()| stream.flush())
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }
                     let _ = stream.flush();
                     let _ = stream.shutdown(Shutdown::Both);
                 });
@@ -837,4 +1026,200 @@ fn the_study_comes_from_the_project_name() {
     let err = conn.image(8).unwrap().pixels(0).unwrap_err().to_string();
     assert!(err.contains("idr0044/8.zarr"), "{err}");
     assert!(server.find("GET", "/webgateway/imgData/8/").is_empty());
+}
+
+/// Short timeouts and retries: a hostile server must never make a test hang.
+fn hostile() -> ConnectOptions {
+    fast().with_timeout(Duration::from_secs(2))
+}
+
+/// No secret of the session in an error's text or Debug.
+fn assert_no_secret(text: &str) {
+    for secret in [PASSWORD, TOKEN, ROTATED, SESSION] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+}
+
+#[test]
+fn a_login_redirect_is_not_followed_and_the_form_goes_nowhere_else() {
+    let elsewhere = FakeOmero::start(Mode::Elsewhere);
+    let server = FakeOmero::start_with(Mode::LoginRedirect, Some(&elsewhere.base));
+    let err = connect_with(&server.base, USER, PASSWORD, hostile()).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("307"), "{text}");
+    let other = elsewhere.base.trim_start_matches("http://");
+    assert!(text.contains(other), "the Location host is named: {text}");
+    assert_no_secret(&text);
+    assert_eq!(server.find("POST", "/api/v0/login/").len(), 1);
+    let received = elsewhere.requests();
+    assert!(received.is_empty(), "the other host received {received:?}");
+}
+
+#[test]
+fn other_redirects_to_another_host_carry_no_cookie_or_token() {
+    let elsewhere = FakeOmero::start(Mode::Elsewhere);
+    let server = FakeOmero::start_with(Mode::Private, Some(&elsewhere.base));
+    let conn = connect_with(&server.base, USER, PASSWORD, hostile()).unwrap();
+    // Within the server a redirect is followed, with the session.
+    assert_eq!(conn.image(7008).unwrap().id(), 7);
+    let followed = server.find("GET", "/api/v0/m/images/7/");
+    assert_eq!(followed[0].cookie("sessionid").as_deref(), Some(SESSION));
+
+    let err = conn.image(7007).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("307"), "{text}");
+    assert!(
+        text.contains(elsewhere.base.trim_start_matches("http://")),
+        "{text}"
+    );
+    assert_no_secret(&text);
+    // The logout answers 307 to the other host too.
+    conn.disconnect().unwrap();
+    assert_eq!(server.find("POST", "/webclient/logout/").len(), 1);
+    let received = elsewhere.requests();
+    assert!(received.is_empty(), "the other host received {received:?}");
+}
+
+#[test]
+fn a_failed_login_is_sent_once_and_its_answer_is_not_shown() {
+    let server = FakeOmero::start(Mode::LoginFails);
+    let err = connect_with(&server.base, USER, PASSWORD, hostile()).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("HTTP 500"), "{text}");
+    assert_no_secret(&text);
+    assert!(!text.contains("username="), "the form is echoed: {text}");
+    // Retries are on (hostile() allows 2), but never for the login.
+    assert_eq!(server.find("POST", "/api/v0/login/").len(), 1);
+}
+
+#[test]
+fn a_login_that_times_out_is_not_sent_again() {
+    let server = FakeOmero::start(Mode::LoginSlow);
+    let options = hostile().with_timeout(Duration::from_millis(700));
+    let err = connect_with(&server.base, USER, PASSWORD, options).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("POST /api/v0/login/"), "{text}");
+    assert_no_secret(&text);
+    assert_eq!(server.find("POST", "/api/v0/login/").len(), 1);
+}
+
+#[test]
+fn a_refused_login_never_shows_what_the_server_echoes() {
+    let server = FakeOmero::start(Mode::LoginEcho);
+    let err = connect_with(&server.base, USER, PASSWORD, hostile()).unwrap_err();
+    assert!(matches!(err, Error::LoginFailed { .. }), "{err:?}");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("403"), "{text}");
+    assert_no_secret(&text);
+}
+
+#[test]
+fn server_messages_are_shown_without_the_session_secrets() {
+    let server = FakeOmero::start(Mode::Private);
+    let conn = connect_with(&server.base, USER, PASSWORD, hostile()).unwrap();
+    let err = conn.image(904).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("HTTP 500"), "{text}");
+    assert!(
+        text.contains("failed for"),
+        "the message is still shown: {text}"
+    );
+    assert_no_secret(&text);
+}
+
+#[test]
+fn credentials_in_the_host_are_refused_without_being_shown() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for host in [
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{closed}"),
+        format!("{USER}:{PASSWORD}@127.0.0.1:{closed}"),
+        format!("ftp://{USER}:{PASSWORD}@127.0.0.1"),
+        format!("https://{USER}:{PASSWORD}@bad host"),
+        format!("http://{USER}:{PASSWORD}@[::1"),
+        format!("file://{USER}:{PASSWORD}@host/data"),
+        format!("http://127.0.0.1:{closed}/?password={PASSWORD}"),
+        format!("http://127.0.0.1:{closed}/#{PASSWORD}"),
+    ] {
+        let err = connect_with(&host, USER, "other", hostile().with_retries(0)).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert_no_secret(&text);
+    }
+}
+
+#[test]
+fn a_huge_content_length_is_refused_before_reading() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile()).unwrap();
+    for id in [900, 901] {
+        let started = std::time::Instant::now();
+        let err = conn.image(id).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        // Not retried: the next answer would be as large.
+        let path = format!("/api/v0/m/images/{id}/");
+        assert_eq!(server.find("GET", &path).len(), 1);
+    }
+}
+
+#[test]
+fn an_endless_answer_is_cut_off() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", fast()).unwrap();
+    let err = conn.image(902).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+}
+
+#[test]
+fn a_lying_total_count_stops_at_the_empty_page() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile()).unwrap();
+    let ids: Vec<u64> = conn
+        .dataset_images(2)
+        .unwrap()
+        .iter()
+        .map(|i| i.id())
+        .collect();
+    assert_eq!(ids, vec![21, 22, 23, 24, 25]);
+}
+
+#[test]
+fn a_server_that_ignores_offset_is_caught() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile()).unwrap();
+    let err = conn.dataset_images(3).unwrap_err();
+    assert!(err.to_string().contains("ignored offset"), "{err}");
+    assert_eq!(server.find("GET", "/api/v0/m/datasets/3/images/").len(), 2);
+}
+
+#[test]
+fn sizes_outside_omeros_range_are_refused() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile()).unwrap();
+    for (id, what) in [
+        (906, "SizeT"),
+        (907, "channels"),
+        (908, "PhysicalSizeX"),
+        (909, "SizeC"),
+    ] {
+        let err = conn.image(id).unwrap_err();
+        assert!(matches!(err, Error::OmeroMalformed { .. }), "{err:?}");
+        assert!(err.to_string().contains(what), "{err}");
+    }
+}
+
+#[test]
+fn an_endless_dataset_stops_at_the_bound() {
+    let server = FakeOmero::start(Mode::Public);
+    let conn = connect_with(&server.base, "", "", hostile().with_max_images(10)).unwrap();
+    let err = conn.dataset_images(4).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("more than 10 images") && text.contains("with_max_images"),
+        "{text}"
+    );
+    // Five pages of two, and the one with the eleventh image.
+    assert_eq!(server.find("GET", "/api/v0/m/datasets/4/images/").len(), 6);
 }

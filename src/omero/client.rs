@@ -3,12 +3,14 @@
 //! Requests run on the connection's own [`IoRuntime`], so the sync calls work from plain code,
 //! from inside another tokio runtime (evcxr's async mode) and across notebook cells.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, CONTENT_TYPE, COOKIE, REFERER, SET_COOKIE};
+use reqwest::header::{HeaderValue, CONTENT_TYPE, COOKIE, LOCATION, REFERER, SET_COOKIE};
+use reqwest::redirect::Policy;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
@@ -31,10 +33,73 @@ pub(crate) enum Session {
     },
 }
 
+/// The most an answer may hold. OMERO.web's JSON answers are far smaller (a page of 500 images is
+/// about 1 MB); the bound keeps a broken or hostile server from making us buffer without end.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// Same-origin redirects allowed in a row; OMERO.web needs none or one.
+const MAX_REDIRECTS: usize = 5;
+
+/// Server text shown in an error, at most; enough for OMERO's messages.
+const MAX_MESSAGE_CHARS: usize = 200;
+
 /// One answer, with what the caller needs of it.
 struct Answer {
     status: StatusCode,
     body: Vec<u8>,
+    /// Where a 3xx that was not followed points, resolved against the request's URL.
+    location: Option<Url>,
+}
+
+/// What one attempt gave.
+enum Attempt {
+    Answer(Answer, Vec<String>),
+    /// Dropped connection, timeout, unreadable body: worth another attempt.
+    Transient(String),
+    /// More than [`MAX_ANSWER_BYTES`]: another attempt would be as large.
+    TooLarge(Option<u64>),
+}
+
+/// Recognises the password in text a server sends back, without keeping the password: a keyed
+/// hash of it (and of its form-encoded spelling, which an echoed form body holds).
+struct Fingerprint {
+    keys: std::collections::hash_map::RandomState,
+    spellings: Vec<(usize, u64)>,
+}
+
+impl Fingerprint {
+    fn new(password: &str) -> Self {
+        let keys = std::collections::hash_map::RandomState::new();
+        let encoded: String = url::form_urlencoded::byte_serialize(password.as_bytes()).collect();
+        let mut spellings = vec![(password.len(), keys.hash_one(password))];
+        if encoded != password {
+            spellings.push((encoded.len(), keys.hash_one(encoded.as_str())));
+        }
+        // An empty or one-letter password would match everywhere; nothing to hide in it anyway.
+        spellings.retain(|(len, _)| *len >= 2);
+        Self { keys, spellings }
+    }
+
+    /// `text` with every spelling of the password replaced.
+    fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for &(len, hash) in &self.spellings {
+            let mut start = 0;
+            while start + len <= out.len() {
+                let end = start + len;
+                let hit = out.is_char_boundary(start)
+                    && out.is_char_boundary(end)
+                    && self.keys.hash_one(&out[start..end]) == hash;
+                if hit {
+                    out.replace_range(start..end, "[redacted]");
+                    start += "[redacted]".len();
+                } else {
+                    start += 1;
+                }
+            }
+        }
+        out
+    }
 }
 
 pub(crate) struct ServerClient {
@@ -44,7 +109,12 @@ pub(crate) struct ServerClient {
     root: Url,
     /// The JSON API base, e.g. `https://host/api/v0/`.
     api: Url,
+    /// For GETs: follows redirects only within the root's origin, so the session cookie never
+    /// reaches another host.
     http: reqwest::Client,
+    /// For POSTs (login, logout): follows no redirect and never retries, so the login form and
+    /// CSRF token are sent once, and only to the root's origin.
+    post: reqwest::Client,
     rt: IoRuntime,
     /// Cookies by name: one origin only, so names are enough.
     jar: Mutex<BTreeMap<String, String>>,
@@ -55,6 +125,8 @@ pub(crate) struct ServerClient {
     /// Where this server's images keep their pixels, shared by every `Image` it answers.
     templates: Arc<Templates>,
     closed: AtomicBool,
+    /// To keep the password out of server messages shown after the login.
+    password: Option<Fingerprint>,
 }
 
 impl std::fmt::Debug for ServerClient {
@@ -72,7 +144,7 @@ impl std::fmt::Debug for ServerClient {
 pub(crate) fn root_url(host: &str) -> Result<Url> {
     let host = host.trim();
     let invalid = |reason: &str| Error::InvalidUrl {
-        location: host.to_string(),
+        location: redact_host(host),
         reason: reason.to_string(),
     };
     if host.is_empty() {
@@ -85,6 +157,7 @@ pub(crate) fn root_url(host: &str) -> Result<Url> {
     } else {
         format!("https://{host}")
     };
+    // The url crate's messages name no part of the input.
     let mut url = Url::parse(&text).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(invalid(
@@ -92,12 +165,9 @@ pub(crate) fn root_url(host: &str) -> Result<Url> {
         ));
     }
     if url.password().is_some() || !url.username().is_empty() {
-        // Never echo the URL: it holds a secret.
-        return Err(Error::InvalidUrl {
-            location: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
-            reason: "credentials in the URL are not used; pass the user and password to connect"
-                .into(),
-        });
+        return Err(invalid(
+            "credentials in the URL are not used; pass the user and password to connect",
+        ));
     }
     if url.host_str().is_none() {
         return Err(invalid("no host name"));
@@ -109,6 +179,40 @@ pub(crate) fn root_url(host: &str) -> Result<Url> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+/// The host for messages: without a `user:password@` part, a query or a fragment, any of which
+/// may hold a secret. Works on text that is not a valid URL, since it is used for parse errors.
+pub(crate) fn redact_host(host: &str) -> String {
+    let (scheme, rest) = match host.find("://") {
+        Some(i) => host.split_at(i + 3),
+        None => ("", host),
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{scheme}[credentials removed]@{}{path}",
+            &authority[at + 1..]
+        ),
+        None => format!("{scheme}{rest}"),
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// `host:port` of a URL, for messages: never its credentials, path or query.
+fn host_port(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => "an address without a host".into(),
+    }
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {
@@ -138,20 +242,42 @@ impl ServerClient {
         options: ConnectOptions,
     ) -> Result<Self> {
         let root = root_url(host)?;
+        let shown = redact_host(host);
         crate::store::ensure_tls_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .user_agent(concat!("omeflow/", env!("CARGO_PKG_VERSION")))
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(options.connect_timeout)
+                .timeout(options.timeout)
+                .user_agent(concat!("omeflow/", env!("CARGO_PKG_VERSION")))
+        };
+        let origin = root.clone();
+        let within_origin = Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if same_origin(attempt.url(), &origin) {
+                attempt.follow()
+            } else {
+                // Answered as the 3xx itself; the caller turns it into an error naming the host.
+                attempt.stop()
+            }
+        });
+        let setup_error = |e: reqwest::Error| Error::Omero {
+            host: shown.clone(),
+            call: "setup".into(),
+            reason: describe_reqwest(&e),
+        };
+        let http = builder()
+            .redirect(within_origin)
             .build()
-            .map_err(|e| Error::Omero {
-                host: host.to_string(),
-                call: "setup".into(),
-                reason: describe_reqwest(&e),
-            })?;
+            .map_err(setup_error)?;
+        let post = builder()
+            .redirect(Policy::none())
+            .retry(reqwest::retry::never())
+            .build()
+            .map_err(setup_error)?;
         let rt = IoRuntime::new(1)?;
         let api = root.join("api/v0/").map_err(|e| Error::InvalidUrl {
-            location: host.to_string(),
+            location: shown.clone(),
             reason: e.to_string(),
         })?;
         let is_idr = root.host_str() == Some("idr.openmicroscopy.org");
@@ -169,10 +295,11 @@ impl ServerClient {
             store: options.store.clone(),
         });
         let mut client = Self {
-            host: host.trim().to_string(),
+            host: shown,
             root,
             api,
             http,
+            post,
             rt,
             jar: Mutex::new(BTreeMap::new()),
             token: Mutex::new(None),
@@ -181,6 +308,7 @@ impl ServerClient {
             templates,
             // Nothing to log out of until a login succeeds.
             closed: AtomicBool::new(true),
+            password: None,
         };
         client.discover()?;
         if !user.is_empty() {
@@ -287,19 +415,26 @@ impl ServerClient {
             .append_pair("username", user)
             .append_pair("password", password.expose())
             .finish();
+        self.password = Some(Fingerprint::new(password.expose()));
         drop(password);
-        let answer = self.send(
+        // Sent once: a retry after a 5xx or a timeout would send the password again to a server
+        // in a bad state, and a redirect would send it to wherever the server points.
+        let answer = self.send_with(
             call,
             Method::POST,
             self.api_url("login/")?,
             Some(Secret::new(form)),
+            1,
+            None,
         )?;
+        // No text of the answer is shown from here on: a login answer may echo the form.
         match answer.status {
             StatusCode::OK => {}
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-                let message = serde_json::from_slice::<Value>(&answer.body)
+                // OMERO.web refuses credentials with a JSON message; Django's CSRF check with HTML.
+                let has_message = serde_json::from_slice::<Value>(&answer.body)
                     .ok()
-                    .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string));
+                    .is_some_and(|v| v.get("message").is_some());
                 if user == "public" && self.public_access() {
                     // IDR's public data needs no login; public/public is what the tutorial passes.
                     return Ok(());
@@ -307,18 +442,37 @@ impl ServerClient {
                 return Err(Error::LoginFailed {
                     host: self.host.clone(),
                     user: user.to_string(),
-                    reason: match message {
-                        Some(m) => format!("the server refused the credentials ({m})"),
-                        None => format!(
+                    reason: if has_message {
+                        format!(
+                            "the server refused the credentials (HTTP {})",
+                            answer.status
+                        )
+                    } else {
+                        format!(
                             "HTTP {} without a message (the server's CSRF check may have refused the request)",
                             answer.status
-                        ),
+                        )
                     },
                 });
             }
-            status => return Err(self.status_error(call, status, &answer.body)),
+            s if s.is_redirection() => return Err(self.redirect_error(call, &answer)),
+            s => {
+                let hint = if s.is_server_error() {
+                    "the server failed; the login is sent once and not retried, so that the \
+                     password is not sent again to a server in a bad state: try again later"
+                } else {
+                    "unexpected answer to the login: check that the host is an OMERO.web server"
+                };
+                return Err(Error::Omero {
+                    host: self.host.clone(),
+                    call: call.to_string(),
+                    reason: format!("HTTP {s}: {hint}"),
+                });
+            }
         }
-        let v = self.json(call, &answer)?;
+        // Parsed without `json()`, whose errors could quote the answer.
+        let v: Value = serde_json::from_slice(&answer.body)
+            .map_err(|_| self.malformed(call, "the login answer is not JSON"))?;
         if v.get("success").and_then(Value::as_bool) != Some(true) {
             return Err(Error::LoginFailed {
                 host: self.host.clone(),
@@ -414,9 +568,13 @@ impl ServerClient {
         )?;
         self.check(&call, &answer, "dataset", id)?;
 
+        let max = self.options.max_images;
         let mut images = Vec::new();
+        let mut seen = HashSet::new();
         let mut offset = 0usize;
         let mut limit = 500usize;
+        // Every turn either adds an image, ends, or fails, so at most `max` + 1 pages are asked;
+        // `totalCount` only says when to stop early, it never sizes anything.
         loop {
             let call = format!("GET /api/v0/m/datasets/{id}/images/?offset={offset}");
             let url = self.api_url(&format!(
@@ -429,23 +587,55 @@ impl ServerClient {
                 .get("data")
                 .and_then(Value::as_array)
                 .ok_or_else(|| self.malformed(&call, "no image list under \"data\""))?;
-            for item in page {
-                images.push(
-                    image_from_json(item, self.pixel_source())
-                        .map_err(|e| self.malformed(&call, &e))?,
-                );
+            if page.is_empty() {
+                break;
             }
             let meta = v.get("meta");
             let total = meta
                 .and_then(|m| m.get("totalCount"))
-                .and_then(Value::as_u64)
-                .map(|n| n as usize);
-            if let Some(max) = meta.and_then(|m| m.get("maxLimit")).and_then(Value::as_u64) {
-                limit = limit.min(max as usize).max(1);
+                .and_then(Value::as_u64);
+            let mut fresh = 0usize;
+            for item in page {
+                let image = image_from_json(item, self.pixel_source())
+                    .map_err(|e| self.malformed(&call, &e))?;
+                // Images added while listing shift later pages; one seen twice is skipped.
+                if !seen.insert(image.id) {
+                    continue;
+                }
+                if images.len() >= max {
+                    return Err(Error::Omero {
+                        host: self.host.clone(),
+                        call,
+                        reason: format!(
+                            "the dataset lists more than {max} images{}; listing stops there so \
+                             that a broken server cannot fill memory: raise \
+                             ConnectOptions::with_max_images if the dataset is that large",
+                            total.map_or(String::new(), |t| format!(" (the server reports {t})"))
+                        ),
+                    });
+                }
+                images.push(image);
+                fresh += 1;
             }
-            offset += page.len();
+            if fresh == 0 {
+                return Err(Error::Omero {
+                    host: self.host.clone(),
+                    call,
+                    reason: format!(
+                        "the server ignored offset {offset}: the page repeats only images \
+                         already listed, so the list would never end; the server's JSON API is \
+                         broken, list the dataset in OMERO.web or ask its administrator"
+                    ),
+                });
+            }
+            if let Some(most) = meta.and_then(|m| m.get("maxLimit")).and_then(Value::as_u64) {
+                limit = limit
+                    .min(usize::try_from(most).unwrap_or(usize::MAX))
+                    .max(1);
+            }
+            offset = offset.saturating_add(page.len());
             match total {
-                Some(total) if offset < total && !page.is_empty() => {}
+                Some(total) if (offset as u64) < total => {}
                 // Without a total, a short page is the last one.
                 None if page.len() >= limit => {}
                 _ => break,
@@ -525,17 +715,74 @@ impl ServerClient {
             host: self.host.clone(),
             call: call.to_string(),
             reason: match message {
-                Some(m) => format!("HTTP {status} ({m}): {hint}"),
+                Some(m) => format!("HTTP {status} ({}): {hint}", self.sanitize(&m)),
                 None => format!("HTTP {status}: {hint}"),
             },
         }
     }
 
+    /// A server's message made fit to show: without the session's cookies, the CSRF token or
+    /// the password (a server may echo what it was sent), without control characters, and short.
+    fn sanitize(&self, message: &str) -> String {
+        let mut secrets: Vec<String> = self
+            .jar
+            .lock()
+            .map(|j| j.values().cloned().collect())
+            .unwrap_or_default();
+        if let Some(t) = self.token.lock().ok().and_then(|t| t.clone()) {
+            secrets.push(t);
+        }
+        // Longest first, so that a secret holding another is removed whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        // Cut first to a window well past the shown part, so that redacting stays cheap on a
+        // message of megabytes, yet a secret starting in the shown part is still seen whole.
+        let mut text: String = message
+            .chars()
+            .take(MAX_MESSAGE_CHARS * 5)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        for secret in secrets.iter().filter(|s| s.len() >= 2) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+        if let Some(password) = &self.password {
+            text = password.redact(&text);
+        }
+        // Cut after redacting, so that no cut leaves part of a secret.
+        match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+            Some((i, _)) => format!("{}...", &text[..i]),
+            None => text,
+        }
+    }
+
+    fn redirect_error(&self, call: &str, answer: &Answer) -> Error {
+        let target = answer
+            .location
+            .as_ref()
+            .map_or("an unreadable address".to_string(), |u| {
+                format!("host {}", host_port(u))
+            });
+        Error::Omero {
+            host: self.host.clone(),
+            call: call.to_string(),
+            reason: format!(
+                "HTTP {} redirect to {target}, not followed: the session cookie, CSRF token and \
+                 password are sent only to the host given to connect; if the server lives at that \
+                 address, connect to it directly",
+                answer.status
+            ),
+        }
+    }
+
     /// One call, retried on dropped connections, timeouts and 5xx answers with doubling backoff.
     /// A form body is a `Secret` because the login form holds the password.
+    /// A 3xx left after following same-origin redirects points elsewhere: an error.
     fn send(&self, call: &str, method: Method, url: Url, form: Option<Secret>) -> Result<Answer> {
         let attempts = self.options.retries + 1;
-        self.send_with(call, method, url, form, attempts, None)
+        let answer = self.send_with(call, method, url, form, attempts, None)?;
+        if answer.status.is_redirection() {
+            return Err(self.redirect_error(call, &answer));
+        }
+        Ok(answer)
     }
 
     fn send_with(
@@ -555,7 +802,12 @@ impl ServerClient {
                 std::thread::sleep(backoff);
                 backoff = backoff.saturating_mul(2);
             }
-            let mut request = self.http.request(method.clone(), url.clone());
+            let client = if method == Method::GET {
+                &self.http
+            } else {
+                &self.post
+            };
+            let mut request = client.request(method.clone(), url.clone());
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
@@ -577,34 +829,28 @@ impl ServerClient {
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.expose().to_string());
             }
-            let result = self.rt.block_on(async move {
-                let response = request.send().await.map_err(|e| describe_reqwest(&e));
-                let response = match response {
-                    Ok(r) => r,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let status = response.status();
-                let set_cookies: Vec<String> = response
-                    .headers()
-                    .get_all(SET_COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_string))
-                    .collect();
-                match response.bytes().await {
-                    Ok(body) => Ok(Ok((status, set_cookies, body.to_vec()))),
-                    Err(e) => Ok(Err(describe_reqwest(&e))),
-                }
-            })?;
+            let result = self.rt.block_on(read_answer(request))?;
             match result {
-                Ok((status, set_cookies, body)) => {
+                Attempt::Answer(answer, set_cookies) => {
                     self.store_cookies(&set_cookies);
-                    if status.is_server_error() && attempt < attempts {
-                        last = format!("HTTP {status}");
+                    if answer.status.is_server_error() && attempt < attempts {
+                        last = format!("HTTP {}", answer.status);
                         continue;
                     }
-                    return Ok(Answer { status, body });
+                    return Ok(answer);
                 }
-                Err(detail) => {
+                Attempt::TooLarge(announced) => {
+                    return Err(Error::Omero {
+                        host: self.host.clone(),
+                        call: call.to_string(),
+                        reason: format!(
+                            "the answer is larger than {MAX_ANSWER_BYTES} bytes{}, far more than \
+                             any OMERO.web JSON answer: check that the host is an OMERO.web server",
+                            announced.map_or(String::new(), |n| format!(" (it announced {n})"))
+                        ),
+                    });
+                }
+                Attempt::Transient(detail) => {
                     if is_dns_failure(&detail) {
                         return Err(Error::Omero {
                             host: self.host.clone(),
@@ -621,9 +867,15 @@ impl ServerClient {
         Err(Error::Omero {
             host: self.host.clone(),
             call: call.to_string(),
-            reason: format!(
-                "no answer after {attempts} attempts ({last}); check the host and your network, or raise ConnectOptions::with_retries"
-            ),
+            reason: if attempts == 1 {
+                format!(
+                    "no answer ({last}); sent once, not retried: check the host and your network, or raise ConnectOptions::with_timeout"
+                )
+            } else {
+                format!(
+                    "no answer after {attempts} attempts ({last}); check the host and your network, or raise ConnectOptions::with_retries"
+                )
+            },
         })
     }
 
@@ -662,6 +914,52 @@ impl ServerClient {
     }
 }
 
+/// Send, then read the answer with a running bound: a `Content-Length` over the bound is refused
+/// before reading, and a body without one is cut at the bound.
+async fn read_answer(request: reqwest::RequestBuilder) -> Result<Attempt> {
+    let mut response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => return Ok(Attempt::Transient(describe_reqwest(&e))),
+    };
+    let status = response.status();
+    let set_cookies: Vec<String> = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| response.url().join(l).ok());
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+        return Ok(Attempt::TooLarge(announced));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Ok(Attempt::TooLarge(announced));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Ok(Attempt::Transient(describe_reqwest(&e))),
+        }
+    }
+    Ok(Attempt::Answer(
+        Answer {
+            status,
+            body,
+            location,
+        },
+        set_cookies,
+    ))
+}
+
 impl Drop for ServerClient {
     fn drop(&mut self) {
         // Dropping a connection ends its session, like disconnect; nobody is left to hear errors.
@@ -690,6 +988,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn hosts_are_shown_without_secrets() {
+        assert_eq!(
+            redact_host("idr.openmicroscopy.org"),
+            "idr.openmicroscopy.org"
+        );
+        assert_eq!(
+            redact_host("https://bob:hunter2@host:8080/omero/?x=1#y"),
+            "https://[credentials removed]@host:8080/omero/"
+        );
+        assert_eq!(
+            redact_host("bob:hunter2@host"),
+            "[credentials removed]@host"
+        );
+        assert_eq!(
+            redact_host("https://a:b@c@host"),
+            "https://[credentials removed]@host"
+        );
+        // An @ in the path is not a credential.
+        assert_eq!(redact_host("http://host/a@b"), "http://host/a@b");
+        for bad in [
+            "ftp://bob:hunter2@x",
+            "https://bob:hunter2@bad host",
+            "http://bob:hunter2@[::1",
+        ] {
+            let e = root_url(bad).unwrap_err();
+            assert!(!format!("{e} {e:?}").contains("hunter2"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn the_password_is_recognised_in_echoes() {
+        let f = Fingerprint::new("s3cret pass");
+        assert_eq!(
+            f.redact("got s3cret pass and password=s3cret+pass, é!"),
+            "got [redacted] and password=[redacted], é!"
+        );
+        assert_eq!(f.redact("nothing here"), "nothing here");
+        assert_eq!(Fingerprint::new("x").redact("x marks"), "x marks");
     }
 
     #[test]

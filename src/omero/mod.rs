@@ -70,6 +70,9 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// How pixels are read (S3 endpoint, credentials, retries).
     pub store: StoreOptions,
+    /// The most images `dataset_images` lists before failing: a bound against a server whose
+    /// pages never end. Default one million.
+    pub max_images: usize,
 }
 
 impl Default for ConnectOptions {
@@ -82,6 +85,7 @@ impl Default for ConnectOptions {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
             store: StoreOptions::default(),
+            max_images: 1_000_000,
         }
     }
 }
@@ -116,6 +120,11 @@ impl ConnectOptions {
     /// Longest wait for one answer.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+    /// The most images a dataset may list.
+    pub fn with_max_images(mut self, max: usize) -> Self {
+        self.max_images = max;
         self
     }
     /// How pixels are read.
@@ -183,6 +192,13 @@ fn local_folder(host: &str) -> Result<Option<PathBuf>> {
         return catalogue::sample_catalogue().map(Some);
     }
     if let Some(rest) = host.strip_prefix("file://") {
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(crate::Error::InvalidUrl {
+                location: client::redact_host(host),
+                reason: "credentials in a file:// URL are not used; give the folder's path".into(),
+            });
+        }
         return Ok(Some(PathBuf::from(rest)));
     }
     let path = Path::new(host);
@@ -218,7 +234,7 @@ impl Connection {
         }
     }
 
-    /// The host as given, or the catalogue's folder.
+    /// The host as given (without credentials, query or fragment), or the catalogue's folder.
     pub fn host(&self) -> String {
         match &self.backend {
             Backend::Server(s) => s.host.clone(),

@@ -467,6 +467,13 @@ pub(crate) fn idr_studies(container: &str) -> Vec<String> {
     }
 }
 
+/// The largest size of one axis: OMERO keeps sizes in 32-bit signed integers.
+const MAX_SIZE: u64 = i32::MAX as u64;
+
+/// The most voxels an image may have (2^50, beyond any microscope's image), so that a byte count
+/// of 8 bytes a voxel still fits in 64 bits with room to spare.
+const MAX_VOXELS: u64 = 1 << 50;
+
 /// Build an image from one object of OMERO's JSON (`data` of `/m/images/{id}/`, or one entry of
 /// a dataset's list). `Err` carries what is wrong, for the caller to name the call.
 pub(crate) fn image_from_json(
@@ -487,22 +494,35 @@ pub(crate) fn image_from_json(
         .filter(|p| p.is_object())
         .ok_or_else(|| format!("image {id} has no \"Pixels\" object"))?;
     let size = |k: &str| -> std::result::Result<usize, String> {
-        px.get(k)
-            .and_then(Value::as_u64)
-            .map(|n| n as usize)
-            .ok_or_else(|| format!("image {id}: Pixels has no numeric \"{k}\""))
+        let v = px
+            .get(k)
+            .ok_or_else(|| format!("image {id}: Pixels has no numeric \"{k}\""))?;
+        v.as_u64()
+            .filter(|n| (1..=MAX_SIZE).contains(n))
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                format!("image {id}: Pixels {k} is {v}, not a whole number from 1 to {MAX_SIZE}")
+            })
     };
-    let length = |k: &str| -> Option<Length> {
-        let l = px.get(k)?;
-        Some(Length {
-            value: l.get("Value")?.as_f64()?,
+    let positive = |what: &str, v: &Value| -> std::result::Result<f64, String> {
+        v.as_f64()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| format!("image {id}: {what} is {v}, not a positive number"))
+    };
+    let length = |k: &str| -> std::result::Result<Option<Length>, String> {
+        let Some(value) = px.get(k).and_then(|l| l.get("Value")) else {
+            return Ok(None);
+        };
+        let l = &px[k];
+        Ok(Some(Length {
+            value: positive(k, value)?,
             unit: l
                 .get("Symbol")
                 .or_else(|| l.get("Unit"))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-        })
+        }))
     };
     let pixel_type = px
         .get("Type")
@@ -510,41 +530,63 @@ pub(crate) fn image_from_json(
         .and_then(Value::as_str)
         .unwrap_or("unknown")
         .to_string();
+    let (size_t, size_c, size_z) = (size("SizeT")?, size("SizeC")?, size("SizeZ")?);
+    let (size_y, size_x) = (size("SizeY")?, size("SizeX")?);
+    // Each size fits OMERO's 32 bits; their product must also stay where byte counts computed
+    // from it (8 bytes a voxel) cannot overflow.
+    let voxels = [size_t, size_c, size_z, size_y]
+        .iter()
+        .try_fold(size_x as u64, |acc, &n| acc.checked_mul(n as u64))
+        .filter(|v| *v <= MAX_VOXELS);
+    if voxels.is_none() {
+        return Err(format!(
+            "image {id}: sizes T, C, Z, Y, X {size_t}, {size_c}, {size_z}, {size_y}, {size_x} \
+             make more than {MAX_VOXELS} voxels"
+        ));
+    }
     let channels = match px.get("Channels") {
         None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) if list.len() > size_c => {
+            return Err(format!(
+                "image {id}: {} channels listed for SizeC {size_c}",
+                list.len()
+            ))
+        }
         Some(Value::Array(list)) => list
             .iter()
             .enumerate()
-            .map(|(index, c)| Channel {
-                index,
-                name: c.get("Name").and_then(Value::as_str).map(str::to_string),
-                color: c.get("Color").and_then(Value::as_i64).map(Rgba::from_omero),
-                emission_wavelength: c
-                    .get("EmissionWavelength")
-                    .and_then(|w| w.get("Value"))
-                    .and_then(Value::as_f64),
+            .map(|(index, c)| {
+                Ok(Channel {
+                    index,
+                    name: c.get("Name").and_then(Value::as_str).map(str::to_string),
+                    color: c.get("Color").and_then(Value::as_i64).map(Rgba::from_omero),
+                    emission_wavelength: c
+                        .get("EmissionWavelength")
+                        .and_then(|w| w.get("Value"))
+                        .map(|w| positive(&format!("channel {index} EmissionWavelength"), w))
+                        .transpose()?,
+                })
             })
-            .collect(),
+            .collect::<std::result::Result<_, String>>()?,
         Some(_) => return Err(format!("image {id}: \"Channels\" is not a list")),
     };
     Ok(Image {
         id,
         name,
-        size_t: size("SizeT")?,
-        size_c: size("SizeC")?,
-        size_z: size("SizeZ")?,
-        size_y: size("SizeY")?,
-        size_x: size("SizeX")?,
+        size_t,
+        size_c,
+        size_z,
+        size_y,
+        size_x,
         pixel_type,
-        physical_size_x: length("PhysicalSizeX"),
-        physical_size_y: length("PhysicalSizeY"),
-        physical_size_z: length("PhysicalSizeZ"),
+        physical_size_x: length("PhysicalSizeX")?,
+        physical_size_y: length("PhysicalSizeY")?,
+        physical_size_z: length("PhysicalSizeZ")?,
         channels,
         studies: Vec::new(),
         source,
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,6 +636,46 @@ mod tests {
         let v: Value = serde_json::from_str(r#"{"@id":1,"Pixels":{"SizeX":2}}"#).unwrap();
         let e = image_from_json(&v, PixelSource::Local(PathBuf::new())).unwrap_err();
         assert!(e.contains("SizeT") || e.contains("SizeY"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_lengths_are_bounded() {
+        let image = |pixels: &str| {
+            let v: Value =
+                serde_json::from_str(&format!(r#"{{"@id":1,"Pixels":{pixels}}}"#)).unwrap();
+            image_from_json(&v, PixelSource::Local(PathBuf::new()))
+        };
+        let ok = r#"{"SizeX":2,"SizeY":2,"SizeZ":1,"SizeC":1,"SizeT":1}"#;
+        assert!(image(ok).is_ok());
+        for (pixels, what) in [
+            (ok.replace("\"SizeZ\":1", "\"SizeZ\":0"), "SizeZ is 0"),
+            (ok.replace("\"SizeZ\":1", "\"SizeZ\":-3"), "SizeZ is -3"),
+            (ok.replace("\"SizeZ\":1", "\"SizeZ\":2.5"), "SizeZ is 2.5"),
+            (ok.replace("\"SizeZ\":1", "\"SizeZ\":4294967296"), "SizeZ"),
+            (
+                ok.replace(
+                    "\"SizeX\":2,\"SizeY\":2",
+                    "\"SizeX\":2000000000,\"SizeY\":2000000000",
+                )
+                .replace("\"SizeZ\":1", "\"SizeZ\":1000000"),
+                "voxels",
+            ),
+            (
+                ok.replace('}', r#","Channels":[{},{}]}"#),
+                "2 channels listed for SizeC 1",
+            ),
+            (
+                ok.replace('}', r#","PhysicalSizeZ":{"Value":0}}"#),
+                "PhysicalSizeZ is 0",
+            ),
+            (
+                ok.replace('}', r#","Channels":[{"EmissionWavelength":{"Value":-1}}]}"#),
+                "EmissionWavelength is -1",
+            ),
+        ] {
+            let e = image(&pixels).unwrap_err();
+            assert!(e.contains(what), "{pixels}: {e}");
+        }
     }
 
     #[test]

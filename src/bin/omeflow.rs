@@ -280,11 +280,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe would panic; a Unix tool ends quietly.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's action to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", omeflow::store::redact(&e.to_string()));
             ExitCode::FAILURE
         }
     }

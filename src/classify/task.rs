@@ -114,7 +114,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     if bank.n_features() != classifier.n_features() {
         return Err(Error::Classify(format!(
             "{} gives {} features ({nc} channels, {}); the project's classifier expects {}",
-            task.source,
+            crate::store::redact(&task.source),
             bank.n_features(),
             if nz > 1 { "3-D" } else { "2-D" },
             classifier.n_features()
@@ -159,9 +159,12 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
                 .collect();
             let spec = ImageSpec::new([nt, ncls, nz, ny, nx], DType::F32)
                 .with_scale([sc[0], 1.0, sc[2], sc[3], sc[4]], None, None)
-                .with_name(format!("ilastik probabilities of {}", task.source))
+                .with_name(format!(
+                    "ilastik probabilities of {}",
+                    crate::store::redact(&task.source)
+                ))
                 .with_channels(channels);
-            Some(ImageWriter::create(out, spec)?)
+            Some(ImageWriter::replace(out, spec)?)
         }
         None => None,
     };
@@ -208,7 +211,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     let seconds = start.elapsed().as_secs_f64();
     let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
     Ok(ClassifyReport {
-        source: task.source.clone(),
+        source: crate::store::redact(&task.source),
         level: task.level,
         project: task.project.display().to_string(),
         shape: [nt, nz, ny, nx],
@@ -219,7 +222,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
         seconds,
         voxels_per_second: voxels / seconds.max(1e-9),
         mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
-        out: task.out.clone(),
+        out: task.out.as_deref().map(crate::store::redact),
         pngs,
     })
 }

@@ -267,7 +267,10 @@ fn checked_sigmas(ndim: usize, opts: &GaussianOptions) -> Result<Vec<f64>> {
     }
     // scipy would build any kernel; one wider than MAX_RADIUS pixels is a mistake that would
     // take hours (and its size would overflow for a sigma like 1e12).
-    if let Some(s) = sigmas.iter().find(|&&s| opts.truncate * s + 0.5 > MAX_RADIUS as f64) {
+    if let Some(s) = sigmas
+        .iter()
+        .find(|&&s| opts.truncate * s + 0.5 > MAX_RADIUS as f64)
+    {
         return Err(Error::InvalidArgument(format!(
             "sigma {s} with truncate {} makes a kernel over {MAX_RADIUS} pixels in radius; \
              use a smaller sigma or truncate",

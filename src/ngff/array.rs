@@ -236,7 +236,44 @@ async fn check_v2(
     Ok(meta)
 }
 
+/// The fields of a Zarr v3 array's `zarr.json` that the spec defines.
+const V3_FIELDS: &[&str] = &[
+    "zarr_format",
+    "node_type",
+    "shape",
+    "data_type",
+    "chunk_grid",
+    "chunk_key_encoding",
+    "fill_value",
+    "codecs",
+    "attributes",
+    "storage_transformers",
+    "dimension_names",
+];
+
 fn check_v3(location: &str, v: Value) -> Result<ArrayMetadataV3> {
+    // The spec: an unknown field must be understood unless it says `"must_understand": false`.
+    if let Some(fields) = v.as_object() {
+        for (k, f) in fields {
+            let optional = f.get("must_understand").and_then(Value::as_bool) == Some(false);
+            if !V3_FIELDS.contains(&k.as_str()) && !optional {
+                return Err(Error::Unsupported {
+                    what: "Zarr v3 extension field",
+                    name: format!("{k:?} (it must be understood to read the array)"),
+                    location: location.to_string(),
+                });
+            }
+        }
+    }
+    if let Some(t) = v.get("storage_transformers").and_then(Value::as_array) {
+        if !t.is_empty() {
+            return Err(Error::Unsupported {
+                what: "storage transformer",
+                name: Value::Array(t.clone()).to_string(),
+                location: location.to_string(),
+            });
+        }
+    }
     let dt = v.get("data_type").and_then(Value::as_str).unwrap_or("");
     if dtype_of(dt).is_none() {
         return Err(Error::Unsupported {

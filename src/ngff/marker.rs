@@ -148,13 +148,17 @@ fn owned_by(marker: &Marker, key: &str, owned_labels: &[String]) -> bool {
     if matches!(key, MARKER | ".zgroup" | ".zattrs" | "zarr.json") {
         return true;
     }
-    if matches!(key, "labels/.zgroup" | "labels/.zattrs" | "labels/zarr.json") {
+    if matches!(
+        key,
+        "labels/.zgroup" | "labels/.zattrs" | "labels/zarr.json"
+    ) {
         return true;
     }
     if let Some(rest) = key.strip_prefix("labels/") {
-        return owned_labels
-            .iter()
-            .any(|l| rest.strip_prefix(l.as_str()).is_some_and(|r| r.starts_with('/')));
+        return owned_labels.iter().any(|l| {
+            rest.strip_prefix(l.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        });
     }
     let level = key.split('/').next().unwrap_or("");
     key.contains('/')
@@ -211,7 +215,11 @@ pub(crate) fn plan_deletion<'a>(
                      the image yourself or choose another location"
                 )));
             }
-            if !key.starts_with("labels/") || !labels.iter().any(|l| key.starts_with(&format!("labels/{l}/"))) {
+            if !key.starts_with("labels/")
+                || !labels
+                    .iter()
+                    .any(|l| key.starts_with(&format!("labels/{l}/")))
+            {
                 own.push(key.clone());
             }
         }
@@ -252,7 +260,14 @@ mod tests {
         for k in [MARKER, ".zattrs", "zarr.json", "0/.zarray", "1/0/0/0/0/0"] {
             assert!(owned_by(&m, k, &[]), "{k}");
         }
-        for k in ["2/.zarray", "notes.txt", "0", "01/x", "labels/x/.zattrs", "data/1"] {
+        for k in [
+            "2/.zarray",
+            "notes.txt",
+            "0",
+            "01/x",
+            "labels/x/.zattrs",
+            "data/1",
+        ] {
             assert!(!owned_by(&m, k, &[]), "{k}");
         }
         assert!(owned_by(&m, "labels/x/0/.zarray", &["x".into()]));

@@ -204,13 +204,33 @@ pub(crate) fn parse(
             default_axes(ndim)?
         }
     };
-    for a in &axes {
+    for (i, a) in axes.iter().enumerate() {
         if !AXES5.contains(&a.name.as_str()) {
             return Err(format!(
                 "axis {:?} is not one of t, c, z, y, x; omeflow reads images with those axes",
                 a.name
             ));
         }
+        if axes[..i].iter().any(|b| b.name == a.name) {
+            return Err(format!("axis {:?} is declared twice", a.name));
+        }
+    }
+    for p in &paths {
+        // A level's path names a folder inside the image, never one outside it.
+        if p.split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            || p.contains('\\')
+        {
+            return Err(format!(
+                "dataset path {p:?} is not a relative path inside the image"
+            ));
+        }
+    }
+    if paths.len() > 64 {
+        return Err(format!(
+            "{} resolution levels declared; at most 64 are read",
+            paths.len()
+        ));
     }
     let n = axes.len();
     let global = ms.get("coordinateTransformations");

@@ -153,13 +153,20 @@ impl ImageSpec {
         if self.chunk_yx.contains(&0) {
             return bad("chunks need at least one pixel each way".into());
         }
-        super::pixels::check_sizes(self.shape, chunks, self.dtype.size())
-            .or_else(|why| bad(format!("cannot write an image of shape {:?}: {why}", self.shape)))?;
+        super::pixels::check_sizes(self.shape, chunks, self.dtype.size()).or_else(|why| {
+            bad(format!(
+                "cannot write an image of shape {:?}: {why}",
+                self.shape
+            ))
+        })?;
         if (t as u64) * (c as u64) * (z as u64) > 1 << 30 {
             return bad(format!("{:?} has too many planes", self.shape));
         }
         if self.scale.iter().any(|s| !s.is_finite() || *s <= 0.0) {
-            return bad(format!("scale {:?} must be finite and positive", self.scale));
+            return bad(format!(
+                "scale {:?} must be finite and positive",
+                self.scale
+            ));
         }
         Ok(())
     }
@@ -436,7 +443,10 @@ impl ImageWriter {
     pub fn finish(&self) -> Result<()> {
         let this = self.clone();
         self.store.runtime().block_on(async move {
-            this.commit.done.get_or_try_init(|| this.commit_now()).await?;
+            this.commit
+                .done
+                .get_or_try_init(|| this.commit_now())
+                .await?;
             Ok(())
         })
     }
@@ -446,14 +456,10 @@ impl ImageWriter {
         let [_, sc, sz, _, _] = self.spec.shape;
         let i = ((t * sc + c) * sz + z) as u64;
         let last = {
-            let mut w = self
-                .commit
-                .written
-                .lock()
-                .map_err(|_| Error::Write {
-                    location: self.location().to_string(),
-                    reason: "a writer thread panicked".into(),
-                })?;
+            let mut w = self.commit.written.lock().map_err(|_| Error::Write {
+                location: self.location().to_string(),
+                reason: "a writer thread panicked".into(),
+            })?;
             let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
             if w.0[word] & bit == 0 {
                 w.0[word] |= bit;
@@ -669,13 +675,15 @@ async fn replace_own(store: &Store) -> Result<()> {
     if empty || store.is_empty().await? {
         return Ok(());
     }
-    let plan = super::marker::plan_deletion(store).await.map_err(|e| match e {
-        Error::Write { .. } | Error::Io { .. } => e,
-        other => Error::Write {
-            location: store.location().to_string(),
-            reason: other.to_string(),
-        },
-    })?;
+    let plan = super::marker::plan_deletion(store)
+        .await
+        .map_err(|e| match e {
+            Error::Write { .. } | Error::Io { .. } => e,
+            other => Error::Write {
+                location: store.location().to_string(),
+                reason: other.to_string(),
+            },
+        })?;
     super::marker::delete(store, &plan).await
 }
 

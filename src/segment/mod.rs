@@ -43,7 +43,11 @@ pub const MAX_SIGMA: f64 = 1000.0;
 
 impl SegmentParams {
     /// Checked parameters: see [`SegmentParams::validate`].
-    pub fn new(sigma: f64, threshold: Threshold, connectivity: Connectivity) -> crate::Result<Self> {
+    pub fn new(
+        sigma: f64,
+        threshold: Threshold,
+        connectivity: Connectivity,
+    ) -> crate::Result<Self> {
         let p = Self {
             sigma,
             threshold,
@@ -67,9 +71,9 @@ impl SegmentParams {
             Threshold::Fraction(f) if !(f > 0.0 && f <= 1.0) => bad(format!(
                 "threshold {f}: a fraction of the maximum must be above 0 and at most 1"
             )),
-            Threshold::Absolute(v) if !v.is_finite() => {
-                bad(format!("threshold {v}: an absolute threshold must be finite"))
-            }
+            Threshold::Absolute(v) if !v.is_finite() => bad(format!(
+                "threshold {v}: an absolute threshold must be finite"
+            )),
             _ => Ok(()),
         }
     }

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::table::TableWriter;
 use super::{segment_any_owned, Needs, SegmentParams};
+use crate::compute::MAX_THREADS;
 use crate::ndimage::LabelScratch;
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{DType, OmeZarr};
-use crate::compute::MAX_THREADS;
 use crate::store::StoreOptions;
 use crate::{Error, Result};
 
@@ -205,7 +205,7 @@ pub fn run_segment(
                 loc,
                 spec,
                 &task.labels_name,
-                &task.source,
+                &crate::store::redact(&task.source),
             )?)
         }
         None => None,
@@ -363,7 +363,7 @@ pub fn run_segment(
         return Err(Error::Incomplete(format!(
             "{} of {total} planes of {} were segmented: {why}",
             planes.len(),
-            task.source
+            crate::store::redact(&task.source)
         )));
     }
     planes.sort_by_key(|p| (p.t, p.c, p.z));
@@ -386,7 +386,7 @@ pub fn run_segment(
     }
     let seconds = start.elapsed().as_secs_f64();
     Ok(SegmentReport {
-        source: task.source.clone(),
+        source: crate::store::redact(&task.source),
         level: task.level,
         plane_count: planes.len(),
         failed: planes.iter().filter(|p| p.error.is_some()).count(),
@@ -394,7 +394,7 @@ pub fn run_segment(
         seconds,
         planes_per_second: planes.len() as f64 / seconds.max(1e-9),
         planes,
-        labels_out: task.labels_out.clone(),
+        labels_out: task.labels_out.as_deref().map(crate::store::redact),
         table_out: task.table_out.clone(),
         table_rows,
     })

@@ -251,7 +251,8 @@ impl Store {
         };
         Ok(Self {
             objects,
-            location: location.trim_end_matches('/').to_string(),
+            // Credentials in the URL are used by the client, never shown.
+            location: redact(location.trim_end_matches('/')),
             backend,
             runtime,
             concurrency,
@@ -384,8 +385,8 @@ fn scheme(location: &str) -> Option<&str> {
 
 fn invalid(location: &str, reason: impl fmt::Display) -> Error {
     Error::InvalidUrl {
-        location: location.to_string(),
-        reason: reason.to_string(),
+        location: redact(location),
+        reason: redact(&reason.to_string()),
     }
 }
 
@@ -511,6 +512,7 @@ fn open_s3(location: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore
 
 /// Turn an object_store error into ours, keeping its account of retries and status.
 pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
+    let location = &redact(location);
     match e {
         object_store::Error::NotFound { .. } => Error::NotFound {
             location: location.to_string(),
@@ -532,8 +534,40 @@ pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
     }
 }
 
-/// An error and its sources on one line, so retries, status and cause all show.
+/// `text` with the `user:password@` of every URL in it removed, so a location with
+/// credentials can be shown, logged and saved in metadata.
+///
+/// ```
+/// assert_eq!(
+///     omeflow::store::redact("reading http://alice:pw@host/x.zarr failed"),
+///     "reading http://host/x.zarr failed"
+/// );
+/// ```
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => rest = &tail[at + 1..],
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An error and its sources on one line, so retries, status and cause all show (without any
+/// credentials of a URL in them).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    redact(&error_chain_raw(e))
+}
+
+fn error_chain_raw(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -83,7 +83,7 @@ fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> om
                 p.error.as_deref().unwrap_or("")
             );
         }
-        return Err(omeflow::Error::InvalidArgument(format!(
+        return Err(omeflow::Error::Incomplete(format!(
             "{} of {} planes failed",
             report.failed, report.plane_count
         )));
@@ -184,10 +184,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         level: usize,
         /// Gaussian sigma in pixels.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         sigma: f64,
         /// Threshold as a fraction of each smoothed plane's maximum.
-        #[arg(long, default_value_t = 0.75)]
+        #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
         threshold: f64,
         /// Connectivity: 4 or 8.
         #[arg(long, default_value_t = 4)]

@@ -179,12 +179,15 @@ pub(crate) fn plan_deletion<'a>(
             reason,
         };
         let Some(marker) = Marker::read(store).await? else {
-            return Err(refuse(
-                "it holds a Zarr image that omeflow did not write (no .omeflow-write.json); \
-                 omeflow replaces only its own output: remove it yourself or choose another \
-                 location"
-                    .into(),
-            ));
+            let what = if super::array::read_node(store, "").await?.is_some() {
+                "a Zarr image that omeflow did not write (no .omeflow-write.json)"
+            } else {
+                "files that are not a Zarr image omeflow wrote"
+            };
+            return Err(refuse(format!(
+                "it holds {what}; omeflow replaces only its own output, so nothing was \
+                 deleted: remove it yourself or choose another location"
+            )));
         };
         let keys = all_keys(store).await?;
         // Label images are owned only if each carries its own marker and holds only its keys.

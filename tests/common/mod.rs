@@ -623,6 +623,8 @@ enum Fault {
     DropConnection,
     Truncate,
     Delay(Duration),
+    DropMidBody(usize),
+    HugeLength,
 }
 
 struct Shared {
@@ -720,6 +722,17 @@ impl FaultServer {
     /// Serves normally, but only after `delay` (for client-timeout tests).
     pub fn slow(root: &Path, delay: Duration) -> FaultServer {
         Self::start(Some(root), Fault::Delay(delay))
+    }
+
+    /// Chunk files (not metadata): the first `n` requests of each path send the headers and half
+    /// the body, then close the connection; later ones are served whole.
+    pub fn drop_mid_body(root: &Path, n: usize) -> FaultServer {
+        Self::start(Some(root), Fault::DropMidBody(n))
+    }
+
+    /// Every GET announces `Content-Length: 100 GiB`, sends a few bytes and closes.
+    pub fn huge_length(root: &Path) -> FaultServer {
+        Self::start(Some(root), Fault::HugeLength)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -847,6 +860,35 @@ fn handle_conn(mut stream: TcpStream, sh: &Shared) {
         }
         Fault::Truncate => serve_file(&mut stream, sh, &req, true),
         Fault::None => serve_file(&mut stream, sh, &req, false),
+        Fault::HugeLength => {
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Length: 107374182400\r\nConnection: close\r\n\r\n{\"";
+            let _ = stream.write_all(head.as_bytes());
+        }
+        Fault::DropMidBody(n) => {
+            let name = req.path.rsplit('/').next().unwrap_or("");
+            let drop = !is_metadata_name(name) && {
+                let mut seen = sh.seen.lock().unwrap();
+                let c = seen.entry(req.path.clone()).or_insert(0);
+                *c += 1;
+                *c <= *n
+            };
+            let file = sh.root.as_ref().and_then(|r| resolve(r, &req.path));
+            match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(body) if drop => {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&body[..body.len() / 2]);
+                    let _ = stream.flush();
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return;
+                }
+                _ => serve_file(&mut stream, sh, &req, false),
+            }
+        }
     }
     let _ = stream.flush();
     let _ = stream.shutdown(Shutdown::Write);

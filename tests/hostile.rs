@@ -35,7 +35,9 @@ struct Outcome {
     timed_out: bool,
 }
 
-/// Run the binary with `args`, `stdin`, a time bound; peak RSS from `wait4`.
+/// Run the binary with `args`, `stdin`, a time bound; peak RSS from its /proc entry.
+// `wait4` below reaps the child, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run(args: &[String], stdin: Option<&str>, timeout: Duration) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));

@@ -1223,3 +1223,52 @@ fn an_endless_dataset_stops_at_the_bound() {
     // Five pages of two, and the one with the eleventh image.
     assert_eq!(server.find("GET", "/api/v0/m/datasets/4/images/").len(), 6);
 }
+
+/// The secrets test through the CLI: a password given on stdin appears in no output, whatever
+/// the server does (redirects the login elsewhere, echoes the form in an error), and reaches no
+/// other host.
+#[test]
+fn cli_never_shows_the_password_or_sends_it_elsewhere() {
+    let exe = env!("CARGO_BIN_EXE_omeflow");
+    let elsewhere = FakeOmero::start(Mode::Elsewhere);
+    for mode in [Mode::LoginRedirect, Mode::LoginEcho, Mode::LoginFails] {
+        let server = FakeOmero::start_with(mode, Some(&elsewhere.base));
+        let mut child = Command::new(exe)
+            .args([
+                "image",
+                "--host",
+                &server.base,
+                "--user",
+                USER,
+                "--password-stdin",
+                "7",
+                "--json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{text}");
+        assert!(text.starts_with("error: "), "one clear error line: {text}");
+        assert_no_secret(&text);
+        assert!(
+            server.find("POST", "/api/v0/login/").len() <= 1,
+            "the login was sent more than once"
+        );
+    }
+    let received = elsewhere.requests();
+    assert!(received.is_empty(), "the other host received {received:?}");
+}

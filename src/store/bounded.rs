@@ -154,11 +154,10 @@ impl ObjectStore for BoundedStore {
         let mut wait = self.bounds.backoff;
         let mut attempt = 0;
         loop {
-            let result = match self.inner.get_opts(location, options.clone()).await {
-                Ok(r) => self.collect(location, r).await,
-                Err(e) => Err(e),
-            };
-            match result {
+            // A request that failed before its answer was already retried by object_store;
+            // only a body that broke off afterwards is tried again here.
+            let answer = self.inner.get_opts(location, options.clone()).await?;
+            match self.collect(location, answer).await {
                 Err(e) if attempt < self.bounds.retries && transient(&e) => {
                     attempt += 1;
                     tokio::time::sleep(wait).await;

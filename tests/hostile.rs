@@ -873,12 +873,13 @@ fn interrupted_runs_leave_output_that_says_so() {
     let took = full.seconds;
 
     let mut seen = Vec::new();
-    for (signal, name) in [
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGKILL, "SIGKILL"),
+    for (signal, name, fraction) in [
+        (libc::SIGINT, "SIGINT", 0.2),
+        (libc::SIGTERM, "SIGTERM", 0.5),
+        (libc::SIGKILL, "SIGKILL", 0.3),
+        (libc::SIGKILL, "SIGKILL", 0.8),
     ] {
-        for fraction in [0.1, 0.4, 0.8] {
+        {
             let out = d.join(format!("{name}-{fraction}"));
             std::fs::create_dir_all(&out).unwrap();
             let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
@@ -925,6 +926,61 @@ fn interrupted_runs_leave_output_that_says_so() {
         seen.push(format!("sample@{delay}ms: info exit {:?}", info.code));
         let again = run(&["sample".into(), s(&out)], None, Duration::from_secs(60));
         assert_eq!(again.code, Some(0), "{again:?}");
+    }
+    // `classify --out` interrupted: the probabilities are complete or refused; a rerun replaces them.
+    if let Some(ilp) = ilastik_project() {
+        let img = d.join("embryo.zarr");
+        let spec = SampleSpec {
+            shape: [2, 2, 72, 40, 40],
+            nuclei: 6,
+            levels: 1,
+            ..SampleSpec::default()
+        };
+        write_sample(&s(&img), &spec).unwrap();
+        let args = |out: &Path| -> Vec<String> {
+            [
+                "classify",
+                &s(&img),
+                "--project",
+                &s(&ilp),
+                "--out",
+                &s(out),
+                "--threads",
+                "1",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+        };
+        let whole = d.join("probabilities-whole.zarr");
+        let full = run(&args(&whole), None, Duration::from_secs(600));
+        assert_eq!(full.code, Some(0), "{full:?}");
+        {
+            let (signal, fraction) = (libc::SIGINT, 0.5);
+            let out = d.join(format!("probabilities-{signal}.zarr"));
+            let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+                .args(args(&out))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_secs_f64(full.seconds * fraction));
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+            let _ = child.wait();
+            let info = run(&["info".into(), s(&out)], None, Duration::from_secs(30));
+            let ok = info.code == Some(0)
+                || (info.code == Some(1)
+                    && (info.stderr.contains("incomplete")
+                        || info.stderr.contains("does not exist")));
+            assert!(ok, "classify interrupted by {signal}: {info:?}");
+            seen.push(format!(
+                "classify signal {signal}@{fraction}: info exit {:?}",
+                info.code
+            ));
+            let again = run(&args(&out), None, Duration::from_secs(600));
+            assert_eq!(again.code, Some(0), "rerun: {again:?}");
+        }
     }
     println!("{}", seen.join("\n"));
 }

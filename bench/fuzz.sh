@@ -18,5 +18,5 @@ OMEFLOW_FUZZ_ITERS=$iters cargo test --release --test fuzz -- --nocapture --test
     2>&1 | tee "$log" || status=$?
 echo
 echo "== per-target counts (inputs tried, errors by kind, contained upstream panics, failures)"
-grep -E '^fuzz [a-z]+:' "$log" || true
+grep -oE 'fuzz [a-z]+: .*' "$log" || true
 exit "$status"

@@ -308,6 +308,18 @@ fn crash_dir(target: &str, seed: u64) -> PathBuf {
         .join(format!("{target}-{seed:016x}"))
 }
 
+/// Note the case about to run in `target/fuzz-crashes/<target>-last.txt`: an abort (an
+/// allocation failure, a crash in C code) ends the process before any panic hook or judge runs,
+/// and this line is then all that says which input did it.
+fn mark(target: &str, seed: u64) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes");
+    let _ = fs::create_dir_all(&dir);
+    let _ = fs::write(
+        dir.join(format!("{target}-last.txt")),
+        format!("OMEFLOW_FUZZ_REPLAY={target}:{seed:016x}\n"),
+    );
+}
+
 /// Judge one case: a failure is saved with `inputs` (name, bytes) and its replay line.
 #[allow(clippy::too_many_arguments)]
 fn judge(
@@ -1051,6 +1063,7 @@ fn fuzz_ngff_metadata() {
             touched.push((path.clone(), originals[k].clone()));
         }
         let location = seeds.images[image].0.to_str().unwrap().to_string();
+        mark("metadata", seed);
         let outcome = run_case(Duration::from_secs(30), move || read_image(&location, None));
         judge(&mut stats, "metadata", seed, outcome, None, &inputs);
         restore(&touched);
@@ -1284,6 +1297,7 @@ fn fuzz_chunk_decoding() {
         let inputs = vec![(rel.display().to_string(), bytes)];
         let plane = plane_of(root, path);
         let location = root.to_str().unwrap().to_string();
+        mark("chunks", seed);
         let outcome = run_case(Duration::from_secs(30), move || {
             let image = OmeZarr::open(&location, &StoreOptions::default())?;
             let level = image.level(0)?;
@@ -1536,6 +1550,7 @@ fn fuzz_omero_answers() {
         let login = rng.chance(3);
         let base = base.clone();
         let image_id = *rng.pick(&[1u64, 7, 4007801, u64::MAX]);
+        mark("omero", seed);
         let outcome = run_case(Duration::from_secs(30), move || {
             let options = ConnectOptions::default()
                 .with_retries(0)
@@ -1752,6 +1767,7 @@ fn fuzz_ilp_attributes() {
         }
         let inputs = vec![("changes.txt".to_string(), changes.join("\n").into_bytes())];
         let (p, image) = (path.clone(), image.clone());
+        mark("ilp", seed);
         let outcome = run_case(Duration::from_secs(60), move || {
             let project = Project::open(&p)?;
             let _ = project.n_classes();

@@ -289,7 +289,11 @@ fn check_v3(location: &str, v: Value) -> Result<ArrayMetadataV3> {
     }
     if let Some(codecs) = v.get("codecs").and_then(Value::as_array) {
         for c in codecs {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            // A codec without configuration may be written as its bare name (zarrs does).
+            let name = c
+                .as_str()
+                .or_else(|| c.get("name").and_then(Value::as_str))
+                .unwrap_or("?");
             if !V3_CODECS.contains(&name) {
                 return Err(Error::Unsupported {
                     what: "codec",

@@ -43,7 +43,8 @@ impl Layers {
         let names = codecs
             .into_iter()
             .flatten()
-            .filter_map(|c| c.get("name").and_then(Value::as_str));
+            // A codec without configuration may be its bare name: `"crc32c"`.
+            .filter_map(|c| c.as_str().or_else(|| c.get("name").and_then(Value::as_str)));
         let mut layers: Vec<Layer> = names.filter_map(layer).collect();
         layers.reverse();
         Self(layers)
@@ -265,6 +266,12 @@ mod tests {
         assert_eq!(
             Layers::from_v3(&v3),
             Layers(vec![Layer::Crc32c, Layer::Zstd])
+        );
+        // The short form of a codec without configuration, as zarrs writes crc32c.
+        let short = serde_json::json!({"codecs": [{"name": "bytes"}, {"name": "gzip"}, "crc32c"]});
+        assert_eq!(
+            Layers::from_v3(&short),
+            Layers(vec![Layer::Crc32c, Layer::Gzip])
         );
     }
 }

@@ -104,6 +104,18 @@ impl BoundedStore {
     }
 }
 
+fn inverted(location: &Path, r: &Range<u64>) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "omeflow",
+        source: format!(
+            "{location}: asked for bytes {}..{}, a range that ends before it starts; the data \
+             (e.g. a shard index) is corrupt",
+            r.start, r.end
+        )
+        .into(),
+    }
+}
+
 impl fmt::Display for BoundedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Bounded({})", self.inner)
@@ -151,6 +163,14 @@ impl ObjectStore for BoundedStore {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        if let Some(object_store::GetRange::Bounded(r)) = &options.range {
+            if r.end < r.start {
+                return Err(inverted(location, r));
+            }
+            if r.end - r.start > self.bounds.max_bytes {
+                return Err(self.too_large(location, r.end - r.start));
+            }
+        }
         let mut wait = self.bounds.backoff;
         let mut attempt = 0;
         loop {
@@ -173,10 +193,15 @@ impl ObjectStore for BoundedStore {
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
-        // The ranges come from data (a shard's index): bound them before asking.
+        // The ranges come from data (a shard's index): bound them before asking. An inverted
+        // range is an offset near 2^64 that wrapped around: the stores compute its length as
+        // `end - start`, which wraps again to an allocation that aborts the process.
+        if let Some(r) = ranges.iter().find(|r| r.end < r.start) {
+            return Err(inverted(location, r));
+        }
         let total = ranges
             .iter()
-            .try_fold(0u64, |n, r| n.checked_add(r.end.saturating_sub(r.start)));
+            .try_fold(0u64, |n, r| n.checked_add(r.end - r.start));
         match total {
             Some(n) if n <= self.bounds.max_bytes => {}
             _ => return Err(self.too_large(location, total.unwrap_or(u64::MAX))),
@@ -214,5 +239,51 @@ impl ObjectStore for BoundedStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::ObjectStoreExt;
+
+    fn store() -> BoundedStore {
+        let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        BoundedStore::new(
+            inner,
+            Bounds {
+                max_bytes: 1 << 20,
+                retries: 0,
+                backoff: Duration::from_millis(1),
+            },
+        )
+    }
+
+    /// tests/fuzz.rs found this: a shard index entry near 2^64 makes zarrs ask for a range whose
+    /// end wrapped below its start, and `LocalFileSystem` allocated `end - start` (wrapped again,
+    /// 6.7e18 bytes) and aborted the process.
+    #[tokio::test]
+    async fn inverted_ranges_are_refused_before_the_store_sees_them() {
+        let s = store();
+        let path = Path::from("shard");
+        s.put(&path, PutPayload::from_static(&[7u8; 64]))
+            .await
+            .unwrap();
+        // An offset of 2^64 - 8 and a length of 48: the end wraps to 40.
+        let start = u64::MAX - 7;
+        let wrapped = start..start.wrapping_add(48);
+        let e = s
+            .get_ranges(&path, &[0..8, wrapped.clone()])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("ends before it starts"), "{e}");
+        let options = GetOptions {
+            range: Some(object_store::GetRange::Bounded(wrapped)),
+            ..Default::default()
+        };
+        let e = s.get_opts(&path, options).await.unwrap_err();
+        assert!(e.to_string().contains("ends before it starts"), "{e}");
+        let got = s.get_ranges(&path, &[0..8, 8..16]).await.unwrap();
+        assert_eq!(got.len(), 2);
     }
 }

@@ -1329,7 +1329,7 @@ struct ServerState {
 
 fn image_json(id: u64, channels: bool) -> Value {
     let mut pixels = json!({
-        "@id": id + 100000,
+        "@id": id.wrapping_add(100000),
         "SizeX": 40, "SizeY": 48, "SizeZ": 2, "SizeC": 2, "SizeT": 1, "SignificantBits": 16,
         "PhysicalSizeX": {"Symbol": "µm", "Value": 0.4, "Unit": "MICROMETER"},
         "PhysicalSizeY": {"Symbol": "µm", "Value": 0.4, "Unit": "MICROMETER"},

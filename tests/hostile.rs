@@ -23,6 +23,12 @@ use serde_json::{json, Value};
 /// below what any hostile claim in the table asks for.
 const ADDRESS_SPACE_LIMIT: libc::rlim_t = 3 << 30;
 
+/// The binary under test: this build's, or the one `OMEFLOW_HOSTILE_BIN` names (an older build,
+/// to see the suite fail on it).
+fn bin() -> String {
+    std::env::var("OMEFLOW_HOSTILE_BIN").unwrap_or(env!("CARGO_BIN_EXE_omeflow").into())
+}
+
 /// How a finished child ended.
 #[derive(Debug)]
 struct Outcome {
@@ -41,9 +47,7 @@ struct Outcome {
 fn run(args: &[String], stdin: Option<&str>, timeout: Duration) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
-    // OMEFLOW_HOSTILE_BIN runs the table against another build (an older one, to see it fail).
-    let bin = std::env::var("OMEFLOW_HOSTILE_BIN").unwrap_or(env!("CARGO_BIN_EXE_omeflow").into());
-    let mut command = Command::new(bin);
+    let mut command = Command::new(bin());
     // SAFETY: setrlimit is async-signal-safe; it bounds the child's address space so that an
     // allocation sized by hostile data fails (and the case with it) instead of succeeding
     // between two polls.
@@ -882,7 +886,7 @@ fn interrupted_runs_leave_output_that_says_so() {
         {
             let out = d.join(format!("{name}-{fraction}"));
             std::fs::create_dir_all(&out).unwrap();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+            let mut child = Command::new(bin())
                 .args(args(&out))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -907,7 +911,7 @@ fn interrupted_runs_leave_output_that_says_so() {
     // `sample` killed part-way: the image is complete or refused, and a rerun replaces it.
     for delay in [5u64, 30, 120] {
         let out = d.join(format!("sample-killed-{delay}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+        let mut child = Command::new(bin())
             .args(["sample", &s(&out)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -958,7 +962,7 @@ fn interrupted_runs_leave_output_that_says_so() {
         {
             let (signal, fraction) = (libc::SIGINT, 0.5);
             let out = d.join(format!("probabilities-{signal}.zarr"));
-            let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+            let mut child = Command::new(bin())
                 .args(args(&out))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

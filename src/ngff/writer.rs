@@ -321,7 +321,7 @@ impl ImageWriter {
     ///
     /// Refuses a location that already holds a Zarr group or array; see [`ImageWriter::replace`].
     pub fn create(location: &str, spec: ImageSpec) -> Result<Self> {
-        Self::create_in(open_for_writing(location)?, spec)
+        Self::create_in(open_for_writing(location, &spec, None)?, spec)
     }
 
     /// Like [`ImageWriter::create`], but first deletes an image that omeflow wrote at
@@ -329,8 +329,7 @@ impl ImageWriter {
     /// image from another tool, other files, a symbolic link) is left alone and refused, with
     /// nothing deleted.
     pub fn replace(location: &str, spec: ImageSpec) -> Result<Self> {
-        spec.validate()?;
-        let store = open_for_writing(location)?;
+        let store = open_for_writing(location, &spec, None)?;
         let rt = store.runtime().clone();
         rt.block_on(async move {
             replace_own(&store).await?;
@@ -340,7 +339,6 @@ impl ImageWriter {
 
     /// Create the image at the root of `store`.
     pub fn create_in(store: Store, spec: ImageSpec) -> Result<Self> {
-        spec.validate()?;
         let rt = store.runtime().clone();
         rt.block_on(async move { Self::create_async(store, spec, None).await })
     }
@@ -577,12 +575,7 @@ impl ImageWriter {
         name: &str,
         source: &str,
     ) -> Result<ImageWriter> {
-        spec.validate()?;
-        let store = open_for_writing(location)?;
-        let name = name.to_string();
-        let source = source.to_string();
-        let rt = store.runtime().clone();
-        rt.block_on(async move { create_labels_async(store, spec, &name, Some(source)).await })
+        Self::label_image(location, spec, name, source, false)
     }
 
     /// Like [`ImageWriter::create_label_image`], but first deletes a label image of that name
@@ -593,14 +586,24 @@ impl ImageWriter {
         name: &str,
         source: &str,
     ) -> Result<ImageWriter> {
-        spec.validate()?;
-        check_label_name(name)?;
-        let store = open_for_writing(location)?;
+        Self::label_image(location, spec, name, source, true)
+    }
+
+    fn label_image(
+        location: &str,
+        spec: ImageSpec,
+        name: &str,
+        source: &str,
+        replace: bool,
+    ) -> Result<ImageWriter> {
+        let store = open_for_writing(location, &spec, Some(name))?;
         let name = name.to_string();
         let source = source.to_string();
         let rt = store.runtime().clone();
         rt.block_on(async move {
-            replace_own(&store.child("labels").child(&name)).await?;
+            if replace {
+                replace_own(&store.child("labels").child(&name)).await?;
+            }
             create_labels_async(store, spec, &name, Some(source)).await
         })
     }
@@ -617,7 +620,13 @@ impl ImageWriter {
     }
 }
 
-fn open_for_writing(location: &str) -> Result<Store> {
+/// Open `location` for writing an image of `spec` (and label image `label`), creating a local
+/// folder only once the spec and the name are known to be valid.
+fn open_for_writing(location: &str, spec: &ImageSpec, label: Option<&str>) -> Result<Store> {
+    spec.validate()?;
+    if let Some(name) = label {
+        check_label_name(name)?;
+    }
     if location.contains("://") {
         Store::open(location, &crate::store::StoreOptions::default())
     } else {
@@ -793,6 +802,19 @@ mod tests {
             downsample(&a, Downsample::Nearest),
             Array2::from_elem((1, 1), 1u16)
         );
+    }
+
+    #[test]
+    fn an_invalid_spec_or_label_name_creates_no_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("never.zarr");
+        let loc = at.to_string_lossy().into_owned();
+        let empty = ImageSpec::new([1, 1, 0, 8, 8], DType::U8);
+        assert!(ImageWriter::create(&loc, empty.clone()).is_err());
+        assert!(ImageWriter::replace(&loc, empty).is_err());
+        let ok = ImageSpec::new([1, 1, 1, 8, 8], DType::U8);
+        assert!(ImageWriter::create_label_image(&loc, ok, "../up", "x").is_err());
+        assert!(!at.exists());
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //!
 //! `bench/fuzz.sh` runs a long campaign; run with `-- --nocapture` to see the counts.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -1423,36 +1425,7 @@ fn omero_answer(base: &str, method: &str, path: &str) -> (u16, Value, Vec<String
 
 fn serve(stream: &mut TcpStream, base: &str, state: &ServerState) -> Option<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut first = head.lines().next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let length: usize = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut have = buf.len() - head_end - 4;
-    while have < length {
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            break;
-        }
-        have += n;
-    }
+    let common::HttpRequest { method, path, .. } = common::read_http_request(stream)?;
     let (mut status, doc, cookies) = omero_answer(base, &method, &path);
     let k = state.requests.fetch_add(1, Ordering::SeqCst);
     let mut rng = Rng(state.seed.load(Ordering::SeqCst) ^ k.wrapping_mul(0x9e37_79b9) ^ fnv(&path));

@@ -800,6 +800,20 @@ fn hostile_inputs_get_clear_errors_within_bounds() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Start the binary with `args`, send it `signal` after `after`, and wait for it to end.
+fn interrupt(args: &[String], after: Duration, signal: libc::c_int) -> std::process::ExitStatus {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child, which has not been waited for yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    child.wait().unwrap()
+}
+
 /// What an interrupted `segment --labels-out --table-out` leaves: each output either reads as
 /// complete (and equals an uninterrupted run's) or is refused as incomplete.
 fn check_outputs(out: &Path, table: &Path, reference_rows: usize) -> Result<&'static str, String> {
@@ -883,43 +897,32 @@ fn interrupted_runs_leave_output_that_says_so() {
         (libc::SIGKILL, "SIGKILL", 0.3),
         (libc::SIGKILL, "SIGKILL", 0.8),
     ] {
-        {
-            let out = d.join(format!("{name}-{fraction}"));
-            std::fs::create_dir_all(&out).unwrap();
-            let mut child = Command::new(bin())
-                .args(args(&out))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_secs_f64(took * fraction));
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-            let status = child.wait().unwrap();
-            let state = check_outputs(&out, &out.join("t.csv"), rows)
-                .unwrap_or_else(|e| panic!("{name} at {fraction} of the run ({status:?}): {e}"));
-            seen.push(format!("{name}@{fraction}: labels {state}"));
-            // A rerun replaces the interrupted output and completes.
-            let again = run(&args(&out), None, Duration::from_secs(120));
-            assert_eq!(again.code, Some(0), "rerun after {name}: {again:?}");
-            assert_eq!(
-                check_outputs(&out, &out.join("t.csv"), rows),
-                Ok("complete")
-            );
-        }
+        let out = d.join(format!("{name}-{fraction}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let status = interrupt(
+            &args(&out),
+            Duration::from_secs_f64(took * fraction),
+            signal,
+        );
+        let state = check_outputs(&out, &out.join("t.csv"), rows)
+            .unwrap_or_else(|e| panic!("{name} at {fraction} of the run ({status:?}): {e}"));
+        seen.push(format!("{name}@{fraction}: labels {state}"));
+        // A rerun replaces the interrupted output and completes.
+        let again = run(&args(&out), None, Duration::from_secs(120));
+        assert_eq!(again.code, Some(0), "rerun after {name}: {again:?}");
+        assert_eq!(
+            check_outputs(&out, &out.join("t.csv"), rows),
+            Ok("complete")
+        );
     }
     // `sample` killed part-way: the image is complete or refused, and a rerun replaces it.
     for delay in [5u64, 30, 120] {
         let out = d.join(format!("sample-killed-{delay}"));
-        let mut child = Command::new(bin())
-            .args(["sample", &s(&out)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        let _ = child.kill();
-        let _ = child.wait();
+        interrupt(
+            &["sample".into(), s(&out)],
+            Duration::from_millis(delay),
+            libc::SIGKILL,
+        );
         let info = run(&["info".into(), s(&out)], None, Duration::from_secs(30));
         let ok = info.code == Some(0)
             || (info.code == Some(1)
@@ -962,16 +965,11 @@ fn interrupted_runs_leave_output_that_says_so() {
         {
             let (signal, fraction) = (libc::SIGINT, 0.5);
             let out = d.join(format!("probabilities-{signal}.zarr"));
-            let mut child = Command::new(bin())
-                .args(args(&out))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_secs_f64(full.seconds * fraction));
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-            let _ = child.wait();
+            interrupt(
+                &args(&out),
+                Duration::from_secs_f64(full.seconds * fraction),
+                signal,
+            );
             let info = run(&["info".into(), s(&out)], None, Duration::from_secs(30));
             let ok = info.code == Some(0)
                 || (info.code == Some(1)

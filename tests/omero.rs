@@ -2,9 +2,11 @@
 //! shapes (../shared/reference/omero-json-api.md), including its failures, and against the local
 //! catalogue of the embedded sample.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{Shutdown, TcpListener};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -22,13 +24,7 @@ const ROTATED: &str = "tok-after-login";
 const SESSION: &str = "sess-alice-42";
 const PUBLIC_SESSION: &str = "sess-public-7";
 
-#[derive(Clone, Debug)]
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
-}
+use common::{read_http_request as read_request, HttpRequest as Request};
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
@@ -423,48 +419,6 @@ fn dropped() -> Answer {
     let mut a = answer(0, json!({}));
     a.drop = true;
     a
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).to_string(),
-    })
 }
 
 impl FakeOmero {
@@ -891,6 +845,25 @@ fn a_folder_is_a_catalogue_with_datasets() {
     );
 }
 
+/// Run the CLI as `USER` with `PASSWORD` given on stdin.
+fn cli_with_password(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omeflow"))
+        .args(args)
+        .args(["--user", USER, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn cli_image_and_dataset() {
     let exe = env!("CARGO_BIN_EXE_omeflow");
@@ -909,29 +882,7 @@ fn cli_image_and_dataset() {
     assert_eq!(v["channels"][0]["color"], "0000FFFF");
 
     let server = FakeOmero::start(Mode::Private);
-    let mut child = Command::new(exe)
-        .args([
-            "dataset",
-            "--host",
-            &server.base,
-            "--user",
-            USER,
-            "--password-stdin",
-            "1",
-            "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = cli_with_password(&["dataset", "--host", &server.base, "1", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -1229,33 +1180,10 @@ fn an_endless_dataset_stops_at_the_bound() {
 /// other host.
 #[test]
 fn cli_never_shows_the_password_or_sends_it_elsewhere() {
-    let exe = env!("CARGO_BIN_EXE_omeflow");
     let elsewhere = FakeOmero::start(Mode::Elsewhere);
     for mode in [Mode::LoginRedirect, Mode::LoginEcho, Mode::LoginFails] {
         let server = FakeOmero::start_with(mode, Some(&elsewhere.base));
-        let mut child = Command::new(exe)
-            .args([
-                "image",
-                "--host",
-                &server.base,
-                "--user",
-                USER,
-                "--password-stdin",
-                "7",
-                "--json",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = cli_with_password(&["image", "--host", &server.base, "7", "--json"]);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -210,37 +210,29 @@ pub(crate) fn plan_deletion<'a>(
                     .map(|k| format!("labels/{name}/{k}")),
             );
         }
-        let mut own = Vec::new();
-        for key in &keys {
-            if !owned_by(&marker, key, &labels) {
+        // Root metadata first (the image stops being one), then the label images and the
+        // levels, the marker last (what is left stays provably omeflow's).
+        let (mut root_meta, mut rest, mut last) = (Vec::new(), label_keys, Vec::new());
+        for key in keys {
+            if !owned_by(&marker, &key, &labels) {
                 return Err(refuse(format!(
                     "{key} is not something omeflow wrote there; nothing was deleted: remove \
                      the image yourself or choose another location"
                 )));
             }
-            if !key.starts_with("labels/")
-                || !labels
-                    .iter()
-                    .any(|l| key.starts_with(&format!("labels/{l}/")))
-            {
-                own.push(key.clone());
+            let in_label_image = labels
+                .iter()
+                .any(|l| key.starts_with(&format!("labels/{l}/")));
+            match key.as_str() {
+                _ if in_label_image => {}
+                ".zattrs" | ".zgroup" | "zarr.json" => root_meta.push(key),
+                MARKER => last.push(key),
+                _ => rest.push(key),
             }
         }
-        own.sort_by_key(|k| match k.as_str() {
-            ".zattrs" | ".zgroup" | "zarr.json" => 0,
-            MARKER => 2,
-            _ => 1,
-        });
-        // The label images go after the root metadata, before the marker.
-        let marker_pos = own.iter().position(|k| k == MARKER).unwrap_or(own.len());
-        let root_meta = own
-            .iter()
-            .take_while(|k| matches!(k.as_str(), ".zattrs" | ".zgroup" | "zarr.json"))
-            .count();
-        let mut plan: Vec<String> = own[..root_meta].to_vec();
-        plan.extend(label_keys);
-        plan.extend(own[root_meta..marker_pos].iter().cloned());
-        plan.extend(own[marker_pos..].iter().cloned());
+        let mut plan = root_meta;
+        plan.append(&mut rest);
+        plan.append(&mut last);
         Ok(plan)
     })
 }

@@ -580,8 +580,7 @@ impl Pixels {
 
     fn chunk_error(&self, idx: &[u64], e: zarrs::array::ArrayError) -> Error {
         use zarrs::array::ArrayError as A;
-        let key = self.inner.array.chunk_key(idx).to_string();
-        let key = key.trim_start_matches('/').to_string();
+        let key = self.chunk_key(idx);
         let reason = crate::store::error_chain(&e);
         let storage = match &e {
             A::StorageError(_) => true,

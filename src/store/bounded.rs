@@ -57,10 +57,10 @@ impl BoundedStore {
     }
 
     /// Read a whole body, bounded by the answer's declared length (itself bounded).
-    async fn collect(&self, location: &Path, result: GetResult) -> object_store::Result<GetResult> {
+    async fn collect(&self, location: &Path, result: GetResult) -> Result<GetResult, Body> {
         let len = result.range.end.saturating_sub(result.range.start);
         if len > self.bounds.max_bytes {
-            return Err(self.too_large(location, len));
+            return Err(Body::Refused(self.too_large(location, len)));
         }
         let GetResult {
             payload,
@@ -73,21 +73,22 @@ impl BoundedStore {
             GetResultPayload::Stream(mut stream) => {
                 // `len` is bounded above; a body longer than it declared is refused too.
                 let mut buf = Vec::with_capacity(len as usize);
-                while let Some(part) = stream.try_next().await? {
+                while let Some(part) = stream.try_next().await.map_err(Body::Broken)? {
                     if (buf.len() + part.len()) as u64 > len {
-                        return Err(self.too_large(location, (buf.len() + part.len()) as u64));
+                        let got = (buf.len() + part.len()) as u64;
+                        return Err(Body::Refused(self.too_large(location, got)));
                     }
                     buf.extend_from_slice(&part);
                 }
                 if (buf.len() as u64) < len {
-                    return Err(object_store::Error::Generic {
+                    return Err(Body::Broken(object_store::Error::Generic {
                         store: "omeflow",
                         source: format!(
                             "{location}: the body ended after {} of {len} bytes",
                             buf.len()
                         )
                         .into(),
-                    });
+                    }));
                 }
                 let body = Bytes::from(buf);
                 GetResultPayload::Stream(futures::stream::once(async move { Ok(body) }).boxed())
@@ -122,21 +123,11 @@ impl fmt::Display for BoundedStore {
     }
 }
 
-/// Whether an error is worth another attempt: a body that broke off or timed out, not an
-/// answer the server meant (404, 403, a bound exceeded).
-fn transient(e: &object_store::Error) -> bool {
-    match e {
-        object_store::Error::NotFound { .. }
-        | object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. }
-        | object_store::Error::NotModified { .. }
-        | object_store::Error::Precondition { .. }
-        | object_store::Error::InvalidPath { .. }
-        | object_store::Error::NotSupported { .. }
-        | object_store::Error::NotImplemented { .. } => false,
-        object_store::Error::Generic { store, .. } => *store != "omeflow",
-        _ => true,
-    }
+/// Why a body could not be read: an answer that is refused (larger than it may be), or a body
+/// that broke off or ended short, which another attempt may read whole.
+enum Body {
+    Refused(object_store::Error),
+    Broken(object_store::Error),
 }
 
 #[async_trait::async_trait]
@@ -178,12 +169,13 @@ impl ObjectStore for BoundedStore {
             // only a body that broke off afterwards is tried again here.
             let answer = self.inner.get_opts(location, options.clone()).await?;
             match self.collect(location, answer).await {
-                Err(e) if attempt < self.bounds.retries && transient(&e) => {
+                Ok(got) => return Ok(got),
+                Err(Body::Broken(_)) if attempt < self.bounds.retries => {
                     attempt += 1;
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
-                other => return other,
+                Err(Body::Broken(e) | Body::Refused(e)) => return Err(e),
             }
         }
     }

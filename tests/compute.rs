@@ -208,3 +208,22 @@ fn safe_inside_a_tokio_runtime() {
     });
     assert_eq!(v, 6);
 }
+
+#[test]
+fn worker_counts_outside_one_to_max_threads_are_refused() {
+    use omeflow::compute::{Client, MAX_THREADS};
+    for n in [0, MAX_THREADS + 1, 100_000] {
+        let e = Client::with_workers(n).err().expect("refused");
+        assert!(e.to_string().contains("workers: use 1 to 1024"), "{e}");
+    }
+    // Compute clamps instead: a huge request runs on at most MAX_THREADS threads.
+    let tasks: Vec<_> = (0..4)
+        .map(|i| omeflow::compute::delayed(format!("t{i}"), move || Ok::<_, String>(i)))
+        .collect();
+    let out = omeflow::compute::Compute::new()
+        .threads(100_000)
+        .quiet()
+        .run(tasks)
+        .unwrap();
+    assert_eq!(out, vec![0, 1, 2, 3]);
+}

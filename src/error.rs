@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// The underlying error of a [`Error::Storage`] or [`Error::Omero`], kept for `source()`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Result alias used across omeflow.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -43,7 +46,13 @@ pub enum Error {
 
     /// The storage backend failed (network, permissions, server errors after retries).
     #[error("reading {location} failed: {reason}")]
-    Storage { location: String, reason: String },
+    Storage {
+        location: String,
+        reason: String,
+        /// The backend's own error (object_store's), when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A read would exceed the memory budget.
     #[error(
@@ -83,6 +92,9 @@ pub enum Error {
         host: String,
         call: String,
         reason: String,
+        /// The HTTP client's own error (without its URL), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The server refused the user name or password (HTTP 403 on login). Never holds the password.
@@ -123,6 +135,20 @@ pub enum Error {
     #[error("incomplete: {0}")]
     Incomplete(String),
 
+    /// A task panicked; the panic was caught and the other tasks went on. `task` names it
+    /// (`t:3, c:0, z:17`, `planes 0..8, y 0..64, x 0..64`, `reading planes`).
+    #[error("{task} panicked: {message}")]
+    Panicked { task: String, message: String },
+
+    /// A task's own error that is not an omeflow error (a closure in a notebook that returned
+    /// another error type), by its message.
+    #[error("{0}")]
+    Task(String),
+
+    /// omeflow broke one of its own rules: a bug to report, not something the caller did.
+    #[error("internal error (a bug in omeflow; please report it with this text): {0}")]
+    Internal(String),
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     Io {
@@ -133,6 +159,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error for a caught panic of `task`.
+    pub(crate) fn panicked(
+        task: impl Into<String>,
+        payload: Box<dyn std::any::Any + Send>,
+    ) -> Self {
+        Error::Panicked {
+            task: task.into(),
+            message: crate::runtime::panic_message(payload),
+        }
+    }
+
     pub(crate) fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
         Error::Io {
             context: context.to_string(),

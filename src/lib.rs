@@ -24,6 +24,7 @@ pub mod omero;
 pub mod output;
 pub mod prelude;
 mod rng;
+pub mod runtime;
 pub mod sample;
 pub mod segment;
 pub mod store;

@@ -68,11 +68,11 @@ fn failures_and_panics_are_reported_by_label_and_successes_kept() {
     let err = compute(tasks).unwrap_err();
     assert_eq!(err.failures.len(), 2);
     assert_eq!(err.failures[0].label, "t:0, c:0, z:3");
-    assert!(err.failures[0].message.contains("corrupt"));
-    assert!(!err.failures[0].panicked);
+    assert!(err.failures[0].message().contains("corrupt"));
+    assert!(!err.failures[0].panicked());
     assert_eq!(err.failures[1].label, "t:0, c:0, z:7");
-    assert!(err.failures[1].panicked);
-    assert!(err.failures[1].message.contains("plane 7 exploded"));
+    assert!(err.failures[1].panicked());
+    assert!(err.failures[1].message().contains("plane 7 exploded"));
     let text = err.to_string();
     assert!(
         text.contains("2 of 10 tasks failed") && text.contains("z:7"),
@@ -191,7 +191,7 @@ fn dropping_the_client_cancels_pending_tasks_and_joins_workers() {
     };
     for f in pending {
         let e = f.result().unwrap_err();
-        assert!(e.message.contains("cancelled"), "{e}");
+        assert!(e.message().contains("cancelled"), "{e}");
     }
     assert_eq!(threads_now(), before);
 }
@@ -228,4 +228,18 @@ fn worker_counts_outside_one_to_max_threads_are_refused() {
         .run(tasks)
         .unwrap();
     assert_eq!(out, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_failed_task_keeps_its_error_kind() {
+    use omeflow::Error;
+    let tasks = vec![
+        delayed("t:0, c:0, z:0", || {
+            Err::<u8, _>(Error::OutOfBounds("plane 9 of 3".into()))
+        }),
+        delayed("t:0, c:0, z:1", || Err::<u8, _>("not ours")),
+    ];
+    let err = compute(tasks).unwrap_err();
+    assert!(matches!(err.failures[0].error, Error::OutOfBounds(_)));
+    assert!(matches!(&err.failures[1].error, Error::Task(m) if m == "not ours"));
 }

@@ -79,8 +79,7 @@ impl<T> Future<T> {
         let failure = |message: &str| TaskFailure {
             index: self.index,
             label: self.label.clone(),
-            message: message.into(),
-            panicked: false,
+            error: Error::Internal(message.into()),
         };
         let Ok(mut guard) = self.slot.value.lock() else {
             return Err(failure("the result was lost (poisoned lock)"));
@@ -122,8 +121,9 @@ impl<T> Drop for Completer<T> {
             let failure = TaskFailure {
                 index: self.index,
                 label: std::mem::take(&mut self.label),
-                message: "cancelled: the client was dropped before the task started".into(),
-                panicked: false,
+                error: Error::Incomplete(
+                    "cancelled: the client was dropped before the task started".into(),
+                ),
             };
             self.fill(Err(failure));
         }
@@ -133,7 +133,7 @@ impl<T> Drop for Completer<T> {
 impl Client {
     /// A client with one worker per core (dask's `Client(LocalCluster())`).
     pub fn local() -> Result<Self> {
-        Self::with_workers(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        Self::with_workers(crate::runtime::cores())
     }
 
     /// A client with `n` workers: 1 to [`super::MAX_THREADS`], else an error.
@@ -166,7 +166,7 @@ impl Client {
     pub fn submit<T, E, F>(&self, f: F) -> Future<T>
     where
         T: Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
         F: FnOnce() -> std::result::Result<T, E> + Send + 'static,
     {
         let n = self.shared.submitted.load(Ordering::Relaxed);
@@ -177,7 +177,7 @@ impl Client {
     pub fn submit_labeled<T, E, F>(&self, label: impl Into<String>, f: F) -> Future<T>
     where
         T: Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
         F: FnOnce() -> std::result::Result<T, E> + Send + 'static,
     {
         let label = label.into();
@@ -216,7 +216,7 @@ impl Client {
     where
         I: Send + 'static,
         T: Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
         F: Fn(I) -> std::result::Result<T, E> + Send + Sync + 'static,
     {
         let f = Arc::new(f);

@@ -2,14 +2,14 @@
 
 use std::any::Any;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::failure::{panic_text, ComputeError, TaskFailure};
+use super::failure::{into_error, ComputeError, TaskFailure};
 use super::progress::ProgressLine;
+use crate::Error;
 
-type TaskFn<T> = Box<dyn FnOnce() -> Result<T, String> + Send>;
+type TaskFn<T> = Box<dyn FnOnce() -> Result<T, Error> + Send>;
 
 /// A task's result with its type erased: the scheduler below is compiled once, in omeflow, not
 /// once per result type in the caller's crate (a notebook cell is built unoptimised, and every
@@ -45,8 +45,7 @@ fn unerase<T: 'static>(index: usize, r: Result<AnyValue, TaskFailure>) -> Result
         v.downcast::<T>().map(|v| *v).map_err(|_| TaskFailure {
             index,
             label: String::new(),
-            message: "internal error: a task's result came back with another type".into(),
-            panicked: false,
+            error: Error::Internal("a task's result came back with another type".into()),
         })
     })
 }
@@ -60,25 +59,19 @@ impl<T> Delayed<T> {
     /// Run the task here and now, catching a panic.
     pub fn run(self, index: usize) -> Result<T, TaskFailure> {
         let label = self.label;
-        match catch_unwind(AssertUnwindSafe(self.f)) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(message)) => Err(TaskFailure {
+        match crate::runtime::catch(|| label.clone(), self.f) {
+            Ok(v) => Ok(v),
+            Err(error) => Err(TaskFailure {
                 index,
                 label,
-                message,
-                panicked: false,
-            }),
-            Err(payload) => Err(TaskFailure {
-                index,
-                label,
-                message: panic_text(payload),
-                panicked: true,
+                error,
             }),
         }
     }
 }
 
-/// Make a lazy task from a closure that returns a `Result` (any error that displays).
+/// Make a lazy task from a closure that returns a `Result`: an omeflow [`Error`] keeps its
+/// kind in the [`TaskFailure`], any other error that displays becomes [`Error::Task`].
 ///
 /// ```
 /// use omeflow::compute::{compute, delayed};
@@ -88,11 +81,11 @@ impl<T> Delayed<T> {
 pub fn delayed<T, E, F>(label: impl Into<String>, f: F) -> Delayed<T>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
-    E: fmt::Display,
+    E: fmt::Display + 'static,
 {
     Delayed {
         label: label.into(),
-        f: Box::new(move || f().map_err(|e| e.to_string())),
+        f: Box::new(move || f().map_err(into_error)),
     }
 }
 
@@ -130,9 +123,9 @@ impl Compute {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Use `n` threads (at least 1, at most [`super::MAX_THREADS`]).
+    /// Use `n` threads (at least 1, at most [`crate::runtime::MAX_THREADS`]).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = Some(n.clamp(1, super::MAX_THREADS));
+        self.threads = Some(n.clamp(1, crate::runtime::MAX_THREADS));
         self
     }
     /// No progress or summary lines.
@@ -147,8 +140,8 @@ impl Compute {
     }
 
     fn thread_count(&self) -> usize {
-        self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        // `threads` was clamped to 1..=MAX_THREADS when set, so this cannot fail.
+        crate::runtime::threads(self.threads).unwrap_or(1)
     }
 
     /// Run every task; results in task order, or every failure with the successes kept.
@@ -190,8 +183,7 @@ impl Compute {
                     Err(TaskFailure {
                         index: i,
                         label: String::new(),
-                        message: "the task never reported back".into(),
-                        panicked: false,
+                        error: Error::Internal("the task never reported back".into()),
                     })
                 })
             })
@@ -244,33 +236,42 @@ impl Compute {
         let (mut done, mut failed) = (0usize, 0usize);
         // Scoped std threads, all joined before the call returns: nothing outlives the cell.
         let source = Mutex::new(tasks.enumerate());
+        let mut not_started = None;
         std::thread::scope(|scope| {
-            for _ in 0..threads {
+            for k in 0..threads {
                 let tx = tx.clone();
                 let source = &source;
-                scope.spawn(move || {
-                    let mut batch = 1usize;
-                    loop {
-                        let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
-                            Ok(mut it) => it.by_ref().take(batch).collect(),
-                            Err(_) => Vec::new(),
-                        };
-                        if taken.is_empty() {
-                            break;
+                // Named as omeflow's workers, so parallel calls inside a task take one thread
+                // (crate::runtime::threads) instead of all cores again.
+                let started = std::thread::Builder::new()
+                    .name(format!("omeflow-compute-{k}"))
+                    .spawn_scoped(scope, move || {
+                        let mut batch = 1usize;
+                        loop {
+                            let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
+                                Ok(mut it) => it.by_ref().take(batch).collect(),
+                                Err(_) => Vec::new(),
+                            };
+                            if taken.is_empty() {
+                                break;
+                            }
+                            let started = Instant::now();
+                            let results: Batch<T> = taken
+                                .into_iter()
+                                .map(|(i, task)| (i, task.run(i)))
+                                .collect();
+                            if started.elapsed() < Duration::from_micros(100) {
+                                batch = (batch * 2).min(max_batch);
+                            }
+                            if tx.send(results).is_err() {
+                                break;
+                            }
                         }
-                        let started = Instant::now();
-                        let results: Batch<T> = taken
-                            .into_iter()
-                            .map(|(i, task)| (i, task.run(i)))
-                            .collect();
-                        if started.elapsed() < Duration::from_micros(100) {
-                            batch = (batch * 2).min(max_batch);
-                        }
-                        if tx.send(results).is_err() {
-                            break;
-                        }
-                    }
-                });
+                    });
+                if let Err(e) = started {
+                    not_started.get_or_insert(e);
+                    break;
+                }
             }
             drop(tx);
             for results in rx.iter() {
@@ -287,6 +288,29 @@ impl Compute {
                 progress.update(done);
             }
         });
+        // No thread could be started (the OS refused): every task left is reported, none lost.
+        if let Some(e) = not_started {
+            let left: Vec<_> = match source.into_inner() {
+                Ok(it) => it.collect(),
+                Err(p) => p.into_inner().collect(),
+            };
+            for (i, task) in left {
+                done += 1;
+                failed += 1;
+                let error = Error::Io {
+                    context: "starting a compute thread".into(),
+                    source: std::io::Error::new(e.kind(), e.to_string()),
+                };
+                consume(
+                    i,
+                    Err(TaskFailure {
+                        index: i,
+                        label: task.label,
+                        error,
+                    }),
+                );
+            }
+        }
         progress.finish(done, failed);
         Summary {
             done,

@@ -1,28 +1,61 @@
-//! What a failed task leaves behind: its label and its error or panic message.
+//! What a failed task leaves behind: its label and its error, typed, so a notebook can match
+//! `Error::NotFound` on a failed plane.
 
 use std::fmt;
 
+use crate::Error;
+
 /// One task that returned an error or panicked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use omeflow::compute::{compute_all, delayed};
+/// use omeflow::Error;
+/// let r = compute_all(vec![delayed("z:0", || Err::<(), _>(Error::OutOfBounds("z 9".into())))]);
+/// let failure = r.into_iter().next().unwrap().unwrap_err();
+/// assert!(matches!(failure.error, Error::OutOfBounds(_)) && !failure.panicked());
+/// ```
+#[derive(Debug)]
 pub struct TaskFailure {
     /// The task's position in the submitted order.
     pub index: usize,
     /// The task's label (e.g. `t:3, c:0, z:17`).
     pub label: String,
-    /// The error's message, or the panic's.
-    pub message: String,
+    /// What went wrong: the task's own [`Error`], [`Error::Task`] for another error type,
+    /// [`Error::Panicked`] for a panic.
+    pub error: Error,
+}
+
+impl TaskFailure {
     /// Whether the task panicked (rather than returning an error).
-    pub panicked: bool,
+    pub fn panicked(&self) -> bool {
+        matches!(self.error, Error::Panicked { .. })
+    }
+
+    /// The error's message, or the panic's.
+    pub fn message(&self) -> String {
+        match &self.error {
+            Error::Panicked { message, .. } => message.clone(),
+            e => e.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = if self.panicked { "panicked" } else { "failed" };
-        write!(f, "task {:?} {what}: {}", self.label, self.message)
+        let what = if self.panicked() {
+            "panicked"
+        } else {
+            "failed"
+        };
+        write!(f, "task {:?} {what}: {}", self.label, self.message())
     }
 }
 
-impl std::error::Error for TaskFailure {}
+impl std::error::Error for TaskFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
 
 /// Some tasks failed: every failure by label, and the results of the tasks that succeeded.
 #[derive(Debug)]
@@ -61,7 +94,18 @@ impl<T> fmt::Display for ComputeError<T> {
 
 impl<T: fmt::Debug> std::error::Error for ComputeError<T> {}
 
-/// The text of a panic payload.
-pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    crate::store::panic_message(payload)
+/// A task's error as an omeflow [`Error`]: itself when it is one (so its kind survives),
+/// else [`Error::Task`] with its message.
+pub(crate) fn into_error<E: fmt::Display + 'static>(e: E) -> Error {
+    let mut slot = Some(e);
+    let any: &mut dyn std::any::Any = &mut slot;
+    if let Some(own) = any.downcast_mut::<Option<Error>>() {
+        if let Some(own) = own.take() {
+            return own;
+        }
+    }
+    match slot {
+        Some(e) => Error::Task(e.to_string()),
+        None => Error::Internal("a task's error was taken twice".into()),
+    }
 }

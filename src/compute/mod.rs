@@ -27,7 +27,4 @@ pub use delayed::{compute, compute_all, compute_each, delayed, Compute, Delayed,
 pub use failure::{ComputeError, TaskFailure};
 pub use progress::ProgressLine;
 
-/// Most worker threads a call may ask for: far above any machine's cores, far below what the
-/// OS refuses to start. Larger requests are refused (`omeflow segment --threads`, classify) or
-/// cut to it (`Compute::threads`, `Client::new`).
-pub const MAX_THREADS: usize = 1024;
+pub use crate::runtime::MAX_THREADS;

@@ -400,7 +400,7 @@ impl Pixels {
                     reason: if e.is_panic() {
                         format!(
                             "decoding panicked: {}",
-                            crate::store::panic_message(e.into_panic())
+                            crate::runtime::panic_message(e.into_panic())
                         )
                     } else {
                         "the read was cancelled".into()
@@ -511,6 +511,7 @@ impl Pixels {
                 .map_err(|e| Error::Storage {
                     location: self.inner.store.describe(&key),
                     reason: crate::store::error_chain(&e),
+                    source: None,
                 })?;
         let Some(encoded) = encoded else {
             // A missing chunk is the fill value, but a folder where a chunk file belongs is a
@@ -591,6 +592,7 @@ impl Pixels {
             Error::Storage {
                 location: self.inner.store.describe(&key),
                 reason,
+                source: None,
             }
         } else {
             Error::CorruptChunk {

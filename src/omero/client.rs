@@ -265,6 +265,7 @@ impl ServerClient {
             host: shown.clone(),
             call: "setup".into(),
             reason: describe_reqwest(&e),
+            source: None,
         };
         let http = builder()
             .redirect(within_origin)
@@ -325,6 +326,7 @@ impl ServerClient {
                 "{reason}; no OMERO.web JSON API there: check the host name (e.g. idr.openmicroscopy.org) \
                  or give the web address, e.g. https://host/omero/"
             ),
+            source: None,
         }
     }
 
@@ -352,6 +354,7 @@ impl ServerClient {
                 host: self.host.clone(),
                 call: call.into(),
                 reason: "the server offers no version 0 of the JSON API".into(),
+                source: None,
             });
         }
         let call = "GET /api/v0/";
@@ -467,6 +470,7 @@ impl ServerClient {
                     host: self.host.clone(),
                     call: call.to_string(),
                     reason: format!("HTTP {s}: {hint}"),
+                    source: None,
                 });
             }
         }
@@ -612,6 +616,7 @@ impl ServerClient {
                              ConnectOptions::with_max_images if the dataset is that large",
                             total.map_or(String::new(), |t| format!(" (the server reports {t})"))
                         ),
+                        source: None,
                     });
                 }
                 images.push(image);
@@ -626,6 +631,7 @@ impl ServerClient {
                          already listed, so the list would never end; the server's JSON API is \
                          broken, list the dataset in OMERO.web or ask its administrator"
                     ),
+                    source: None,
                 });
             }
             if let Some(most) = meta.and_then(|m| m.get("maxLimit")).and_then(Value::as_u64) {
@@ -718,6 +724,7 @@ impl ServerClient {
                 Some(m) => format!("HTTP {status} ({}): {hint}", self.sanitize(&m)),
                 None => format!("HTTP {status}: {hint}"),
             },
+            source: None,
         }
     }
 
@@ -770,6 +777,7 @@ impl ServerClient {
                  address, connect to it directly",
                 answer.status
             ),
+            source: None,
         }
     }
 
@@ -848,6 +856,7 @@ impl ServerClient {
                              any OMERO.web JSON answer: check that the host is an OMERO.web server",
                             announced.map_or(String::new(), |n| format!(" (it announced {n})"))
                         ),
+                        source: None,
                     });
                 }
                 Attempt::Transient(detail) => {
@@ -858,6 +867,7 @@ impl ServerClient {
                             reason: format!(
                                 "unknown host ({detail}); check the host name, e.g. idr.openmicroscopy.org"
                             ),
+                            source: None,
                         });
                     }
                     last = detail;
@@ -876,6 +886,7 @@ impl ServerClient {
                     "no answer after {attempts} attempts ({last}); check the host and your network, or raise ConnectOptions::with_retries"
                 )
             },
+            source: None,
         })
     }
 

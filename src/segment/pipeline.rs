@@ -281,7 +281,7 @@ pub fn run_segment(
                                 .map_err(|p| {
                                     Error::InvalidArgument(format!(
                                         "segmenting panicked: {}",
-                                        crate::store::panic_message(p)
+                                        crate::runtime::panic_message(p)
                                     ))
                                 })?;
                             // A scratch whose use panicked is dropped with it, not reused.
@@ -355,7 +355,7 @@ pub fn run_segment(
         let why = match reader_end {
             Err(e) if e.is_panic() => format!(
                 "reading planes panicked: {}",
-                crate::store::panic_message(e.into_panic())
+                crate::runtime::panic_message(e.into_panic())
             ),
             Err(_) => "reading planes was cancelled".to_string(),
             Ok(()) => "some planes were never delivered".to_string(),

@@ -14,7 +14,6 @@
 //! ```
 
 mod bounded;
-mod runtime;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,8 +27,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
-pub(crate) use runtime::panic_message;
-pub use runtime::IoRuntime;
+pub use crate::runtime::IoRuntime;
 
 use crate::{Error, Result};
 
@@ -526,10 +524,12 @@ pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
                      or read anonymously: {}",
                 error_chain(&e)
             ),
+            source: None,
         },
         other => Error::Storage {
             location: location.to_string(),
             reason: error_chain(&other),
+            source: None,
         },
     }
 }

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod classify;
 pub mod compute;
 pub mod display;

@@ -15,9 +15,7 @@ pub use crate::omero::{
     connect, connect_with, Channel, ConnectOptions, Connection, Image, ImageList, SAMPLE,
 };
 pub use crate::sample::{write_sample, SampleSpec};
-pub use crate::segment::{
-    plane_name, run_segment, segment, segment_any, SegmentParams, SegmentTask, Segmentation,
-};
+pub use crate::segment::{plane_name, segment, segment_any, SegmentParams, Segmentation};
 pub use crate::store::{Store, StoreOptions};
 pub use crate::{Error, Result};
 pub use ndarray::{self, Array2, Array5, ArrayD};

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
+use omeflow::batch::segment::{run as run_segment, SegmentJob};
 use omeflow::ngff::open_image;
-use omeflow::segment::{run_segment, SegmentTask};
 use omeflow::store::StoreOptions;
 
 fn dask_reference() -> (tempfile::TempDir, Vec<serde_json::Value>) {
@@ -28,18 +28,18 @@ fn per_plane_counts_and_labels_equal_the_tutorials_dask_code() {
     let image = dir.path().join("image.zarr");
     let out = dir.path().join("labels.ome.zarr");
     let table = dir.path().join("objects.csv");
-    let task = SegmentTask {
+    let task = SegmentJob {
         labels_out: Some(out.to_string_lossy().into_owned()),
         table_out: Some(table.clone()),
         threads: Some(2),
-        ..SegmentTask::new(image.to_string_lossy(), 0)
+        ..SegmentJob::new(image.to_string_lossy(), 0)
     };
     let mut calls = 0;
     let report = run_segment(&task, &StoreOptions::default(), &mut |_| calls += 1).unwrap();
     assert_eq!(calls, counts.len());
-    assert_eq!(report.plane_count, counts.len());
-    assert_eq!(report.failed, 0);
-    for (ours, theirs) in report.planes.iter().zip(&counts) {
+    assert_eq!(report.outcome.plane_count, counts.len());
+    assert_eq!(report.outcome.failed, 0);
+    for (ours, theirs) in report.outcome.planes.iter().zip(&counts) {
         assert_eq!(
             (ours.t, ours.c, ours.z, ours.objects as u64),
             (
@@ -107,8 +107,8 @@ fn per_plane_counts_and_labels_equal_the_tutorials_dask_code() {
     );
     // One table row per object.
     let rows = std::fs::read_to_string(&table).unwrap().lines().count() - 1;
-    assert_eq!(rows as u64, report.total_objects);
-    assert_eq!(report.table_rows, report.total_objects);
+    assert_eq!(rows as u64, report.outcome.total_objects);
+    assert_eq!(report.outcome.table_rows, report.outcome.total_objects);
 }
 
 #[test]
@@ -195,14 +195,19 @@ fn a_corrupt_plane_is_reported_and_the_others_finish() {
     let bytes = std::fs::read(&chunk).unwrap();
     std::fs::write(&chunk, &bytes[..bytes.len() / 2]).unwrap();
     let report = run_segment(
-        &SegmentTask::new(sample.to_string_lossy(), 0),
+        &SegmentJob::new(sample.to_string_lossy(), 0),
         &StoreOptions::default(),
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(report.plane_count, 4);
-    assert_eq!(report.failed, 1);
-    let bad = report.planes.iter().find(|p| p.error.is_some()).unwrap();
+    assert_eq!(report.outcome.plane_count, 4);
+    assert_eq!(report.outcome.failed, 1);
+    let bad = report
+        .outcome
+        .planes
+        .iter()
+        .find(|p| p.error.is_some())
+        .unwrap();
     assert_eq!((bad.t, bad.c, bad.z), (0, 0, 2));
     assert!(
         bad.error.as_deref().unwrap().contains("0/0/0/2/0/0"),

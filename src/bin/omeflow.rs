@@ -3,12 +3,15 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use omeflow::batch::{
+    self, ClassifyJob, ClassifyOutcome, Job, Outcome, Progress, Report, SegmentJob, SegmentOutcome,
+};
 use omeflow::compute::ProgressLine;
 use omeflow::ndimage::{Connectivity, Threshold};
 use omeflow::ngff::writer::NgffVersion;
 use omeflow::ngff::OmeZarr;
 use omeflow::sample::{write_sample, SampleSpec};
-use omeflow::segment::{run_segment, SegmentParams, SegmentTask};
+use omeflow::segment::SegmentParams;
 use omeflow::store::StoreOptions;
 use std::ops::Range;
 
@@ -30,51 +33,76 @@ fn parse_range(s: &str) -> Result<Range<usize>, String> {
     }
 }
 
-fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> omeflow::Result<()> {
+/// Run a job with a progress line on stderr, then print its report (`--json`: the report as
+/// JSON). A run with failed items ends with an error, so the exit code says so.
+fn run_job(job: &Job, options: &StoreOptions, json: bool) -> omeflow::Result<()> {
+    let (name, unit) = match job {
+        Job::Segment(_) => ("segment", "planes"),
+        Job::Classify(_) => ("classify", "time points"),
+    };
     let mut line: Option<ProgressLine> = None;
-    let mut progress = |p: omeflow::segment::Progress| {
+    let mut progress = |p: Progress| {
         let line = line.get_or_insert_with(|| {
-            ProgressLine::new("segment", Some(p.total), !json)
-                .unit("planes")
+            ProgressLine::new(name, Some(p.total), !json)
+                .unit(unit)
                 .to_stderr()
         });
         line.update_at(p.done, p.elapsed);
     };
-    let report = run_segment(task, options, &mut progress)?;
+    let report = batch::run(job, options, &mut progress)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report)
-                .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-        );
-    } else {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| omeflow::Error::Internal(format!("the report as JSON: {e}")))?;
+        println!("{text}");
+    }
+    match (&report.outcome, job) {
+        (Outcome::Segment(o), Job::Segment(job)) => print_segment(&report, o, job, json),
+        (Outcome::Classify(o), _) => {
+            if !json {
+                print_classify(&report, o);
+            }
+            Ok(())
+        }
+        _ => Err(omeflow::Error::Internal(
+            "a job reported another job's outcome".into(),
+        )),
+    }
+}
+
+fn print_segment(
+    report: &Report<Outcome>,
+    o: &SegmentOutcome,
+    job: &SegmentJob,
+    json: bool,
+) -> omeflow::Result<()> {
+    if !json {
         println!(
             "segmented {} planes of {} (level {}) in {:.2} s ({:.1} planes/s): {} objects",
-            report.plane_count,
+            o.plane_count,
             report.source,
             report.level,
             report.seconds,
-            report.planes_per_second,
-            report.total_objects
+            o.planes_per_second,
+            o.total_objects
         );
-        for p in report.planes.iter().take(10) {
+        for p in o.planes.iter().take(10) {
             println!("  t:{}, c:{}, z:{}  {} objects", p.t, p.c, p.z, p.objects);
         }
-        if report.planes.len() > 10 {
+        if o.planes.len() > 10 {
             println!(
                 "  ... ({} more planes; --json for all)",
-                report.planes.len() - 10
+                o.planes.len() - 10
             );
         }
-        if let Some(l) = &report.labels_out {
-            println!("labels: {l}/labels/{}", task.labels_name);
+        if let Some(l) = &o.labels_out {
+            println!("labels: {l}/labels/{}", job.labels_name);
         }
-        if let Some(t) = &report.table_out {
-            println!("table: {} ({} objects)", t.display(), report.table_rows);
+        if let Some(t) = &o.table_out {
+            println!("table: {} ({} objects)", t.display(), o.table_rows);
         }
     }
-    if report.failed > 0 {
-        for p in report.planes.iter().filter(|p| p.error.is_some()).take(5) {
+    if o.failed > 0 {
+        for p in o.planes.iter().filter(|p| p.error.is_some()).take(5) {
             eprintln!(
                 "error: t:{}, c:{}, z:{}: {}",
                 p.t,
@@ -85,10 +113,35 @@ fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> om
         }
         return Err(omeflow::Error::Incomplete(format!(
             "{} of {} planes failed",
-            report.failed, report.plane_count
+            o.failed, o.plane_count
         )));
     }
     Ok(())
+}
+
+fn print_classify(report: &Report<Outcome>, o: &ClassifyOutcome) {
+    let [t, z, y, x] = o.shape;
+    println!(
+        "classified {} (level {}, t {t} x z {z} x y {y} x x {x}, {} channels) with {}: \
+         {} features, {} trees, {:.2} s ({:.0} voxels/s)",
+        report.source,
+        report.level,
+        o.channels,
+        o.project,
+        o.features,
+        o.trees,
+        report.seconds,
+        o.voxels_per_second
+    );
+    for (name, p) in o.classes.iter().zip(&o.mean_probability) {
+        println!("  {name}: mean probability {p:.3}");
+    }
+    if let Some(out) = &o.out {
+        println!("probabilities: {out}");
+    }
+    for p in &o.pngs {
+        println!("png: {p}");
+    }
 }
 
 #[derive(Parser)]
@@ -348,7 +401,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             json,
             remote,
         } => {
-            let task = SegmentTask {
+            let job = SegmentJob {
                 t,
                 c,
                 z,
@@ -361,9 +414,9 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 labels_name,
                 table_out,
                 threads,
-                ..SegmentTask::new(url, level)
+                ..SegmentJob::new(url, level)
             };
-            run_segment_cli(&task, &remote.options(), json)
+            run_job(&Job::Segment(job), &remote.options(), json)
         }
         Command::Image { id, omero, json } => {
             let conn = omero.connect()?;
@@ -401,45 +454,14 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             json,
             remote,
         } => {
-            let task = omeflow::classify::ClassifyTask {
+            let job = ClassifyJob {
                 out,
                 png_dir: png,
                 png_z,
                 threads,
-                ..omeflow::classify::ClassifyTask::new(url, level, project)
+                ..ClassifyJob::new(url, level, project)
             };
-            let report = omeflow::classify::run_classify(&task, &remote.options())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report)
-                        .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-                );
-            } else {
-                let [t, z, y, x] = report.shape;
-                println!(
-                    "classified {} (level {}, t {t} x z {z} x y {y} x x {x}, {} channels) with {}: \
-                     {} features, {} trees, {:.2} s ({:.0} voxels/s)",
-                    report.source,
-                    report.level,
-                    report.channels,
-                    report.project,
-                    report.features,
-                    report.trees,
-                    report.seconds,
-                    report.voxels_per_second
-                );
-                for (name, p) in report.classes.iter().zip(&report.mean_probability) {
-                    println!("  {name}: mean probability {p:.3}");
-                }
-                if let Some(o) = &report.out {
-                    println!("probabilities: {o}");
-                }
-                for p in &report.pngs {
-                    println!("png: {p}");
-                }
-            }
-            Ok(())
+            run_job(&Job::Classify(job), &remote.options(), json)
         }
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;

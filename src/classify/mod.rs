@@ -22,7 +22,6 @@ mod forest;
 mod hostile_tests;
 mod project;
 mod save;
-mod task;
 mod train;
 
 use std::ops::Range;
@@ -33,7 +32,6 @@ use rayon::prelude::*;
 pub use features::{FeatureBank, FeatureId, FeatureSelection};
 pub use forest::{Classifier, Forest, Tree};
 pub use project::{LabelBlock, LabelClass, Project};
-pub use task::{run_classify, ClassifyReport, ClassifyTask};
 pub use train::{training_samples, TrainOptions};
 
 use crate::ndimage::vigra::Block;

@@ -10,9 +10,6 @@
 //! # Ok::<(), omeflow::Error>(())
 //! ```
 
-mod pipeline;
-mod table;
-
 use ndarray::{Array2, ArrayBase, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +18,6 @@ use crate::ndimage::{
     Connectivity, GaussianOptions, LabelScratch, RegionProps, Threshold,
 };
 use crate::ngff::{AnyArray, Element};
-
-pub use pipeline::{run_segment, PlaneSummary, Progress, SegmentReport, SegmentTask};
-pub use table::TableFormat;
 
 /// Parameters of the recipe. The default is the tutorial's: sigma 1, 0.75 of the max,
 /// 4-connectivity.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::Segmentation;
+use crate::ndimage::RegionProps;
 use crate::Result;
 
 /// File format of the measurement table.
@@ -54,9 +54,9 @@ impl TableWriter {
         self.out.write_all(b)
     }
 
-    pub(crate) fn add(&mut self, seg: &Segmentation) -> Result<()> {
-        let [t, c, z] = seg.plane.unwrap_or([0, 0, 0]);
-        for p in &seg.props {
+    /// One row per object of plane `[t, c, z]`.
+    pub(crate) fn add(&mut self, [t, c, z]: [usize; 3], props: &[RegionProps]) -> Result<()> {
+        for p in props {
             let get = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(f64::NAN);
             let geti = |v: &[usize], i: usize| v.get(i).copied().unwrap_or(0);
             let line = match self.format {

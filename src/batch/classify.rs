@@ -1,23 +1,26 @@
-//! `omeflow classify`: a project run on an OME-Zarr image, time point by time point, with the
+//! `omeflow classify`: an ilastik project run on an OME-Zarr image level as a serialisable
+//! job, time point by time point (the next one read while this one is classified), with the
 //! probabilities streamed to an OME-Zarr image and PNGs.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::s;
+use futures::StreamExt;
+use ndarray::{s, Array4};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    check_threads, checked_len, pool, predict_volume, ClassifyInput, FeatureBank, Project,
-};
+use super::runner::{Flow, Runner, Spread};
+use super::{Progress, Report};
+use crate::classify::{checked_len, predict_volume, ClassifyInput, FeatureBank, Project};
 use crate::ngff::writer::{ImageSpec, ImageWriter};
-use crate::ngff::{Channel, DType, OmeZarr, Window};
-use crate::store::StoreOptions;
+use crate::ngff::{Channel, DType, OmeZarr, Pixels, Region, Window};
+use crate::runtime::check_threads;
+use crate::store::{redact, StoreOptions};
 use crate::{Error, Result};
 
 /// A classification run, serialisable so it can run anywhere (a thread, a worker).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClassifyTask {
+pub struct ClassifyJob {
     /// The OME-Zarr image (path or URL).
     pub source: String,
     /// Resolution level.
@@ -34,10 +37,10 @@ pub struct ClassifyTask {
     pub threads: Option<usize>,
 }
 
-impl ClassifyTask {
+impl ClassifyJob {
     /// Classify `source` at `level` with `project`, nothing written.
     pub fn new(source: impl Into<String>, level: usize, project: impl Into<PathBuf>) -> Self {
-        ClassifyTask {
+        ClassifyJob {
             source: source.into(),
             level,
             project: project.into(),
@@ -49,13 +52,10 @@ impl ClassifyTask {
     }
 }
 
-/// What a run did.
-#[derive(Clone, Debug, Serialize)]
-pub struct ClassifyReport {
-    /// The image.
-    pub source: String,
-    /// Its level.
-    pub level: usize,
+/// What a classification job measured (the fields `omeflow classify --json` prints beside
+/// the report's source, level and seconds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyOutcome {
     /// The project file.
     pub project: String,
     /// Shape classified, (t, z, y, x).
@@ -68,8 +68,6 @@ pub struct ClassifyReport {
     pub features: usize,
     /// Trees in the classifier.
     pub trees: usize,
-    /// Wall time of features and prediction (reading and writing included).
-    pub seconds: f64,
     /// Pixels (t * z * y * x) per second.
     pub voxels_per_second: f64,
     /// Mean probability of each class over the image.
@@ -80,12 +78,18 @@ pub struct ClassifyReport {
     pub pngs: Vec<String>,
 }
 
-/// Runs `task`: per time point, read (c, z, y, x), compute features and probabilities, write.
+/// Runs `job`: per time point, read (c, z, y, x), compute features and probabilities, write;
+/// `progress` is called after each time point.
 ///
 /// Every option, and the project against the image (channels, dimensionality, the largest
 /// filter against the smallest axis), is checked before any output is created: a refused run
 /// leaves nothing behind.
-pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<ClassifyReport> {
+pub fn run(
+    job: &ClassifyJob,
+    options: &StoreOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report<ClassifyOutcome>> {
+    let task = job;
     check_threads(task.threads)?;
     if task.png_dir.is_none() && task.png_z != 0 {
         return Err(Error::InvalidArgument(format!(
@@ -129,7 +133,8 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     }
     let ncls = classifier.n_classes();
     checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
-    let pool = pool(task.threads)?;
+    let mut runner = Runner::new("classify", Some(1), 1, Spread::Inside, nt, progress)?;
+    let rpool = crate::classify::pool(task.threads)?; // FIXME(merge): runner's Pool
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project
@@ -174,57 +179,114 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     let start = Instant::now();
     let mut sums = vec![0f64; ncls];
     let mut pngs = Vec::new();
-    for t in 0..nt {
-        let vol = pixels.timepoint(t)?;
-        let probs = predict_volume(&vol, &bank, classifier, &pool, 1 << 19)?;
-        for (k, sum) in sums.iter_mut().enumerate() {
-            *sum += probs
-                .slice(s![.., .., .., k])
-                .iter()
-                .map(|&v| v as f64)
-                .sum::<f64>();
-        }
-        if let Some(w) = &writer {
-            for k in 0..ncls {
-                for z in 0..nz {
-                    w.write_plane(t, k, z, &probs.slice(s![z, .., .., k]))?;
+    let read_px = pixels.clone();
+    let reads = futures::stream::iter(0..nt)
+        .map(move |t| {
+            let px = read_px.clone();
+            async move { (TimePoint(t), timepoint(&px, t).await) }
+        })
+        .buffered(1);
+    runner.run(
+        pixels.runtime(),
+        "time points",
+        reads,
+        |_pool, &TimePoint(t), vol| {
+            let probs = predict_volume(&vol, &bank, classifier, &rpool, 1 << 19)?;
+            let sums: Vec<f64> = (0..ncls)
+                .map(|k| {
+                    probs
+                        .slice(s![.., .., .., k])
+                        .iter()
+                        .map(|&v| v as f64)
+                        .sum::<f64>()
+                })
+                .collect();
+            if let Some(w) = &writer {
+                for k in 0..ncls {
+                    for z in 0..nz {
+                        w.write_plane(t, k, z, &probs.slice(s![z, .., .., k]))?;
+                    }
                 }
             }
-        }
-        if let Some(dir) = &task.png_dir {
-            for k in 0..ncls {
-                let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
-                let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
-                crate::display::Picture::mapped(
-                    &plane,
-                    crate::display::Colormap::Viridis,
-                    Some((0.0, 1.0)),
-                )
-                .save_png(&path)?;
-                pngs.push(path.display().to_string());
+            let mut pngs = Vec::new();
+            if let Some(dir) = &task.png_dir {
+                for k in 0..ncls {
+                    let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
+                    let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
+                    crate::display::Picture::mapped(
+                        &plane,
+                        crate::display::Colormap::Viridis,
+                        Some((0.0, 1.0)),
+                    )
+                    .save_png(&path)?;
+                    pngs.push(path.display().to_string());
+                }
             }
-        }
-    }
+            Ok((sums, pngs))
+        },
+        |_, out| match out {
+            Ok((s, p)) => {
+                sums.iter_mut().zip(s).for_each(|(sum, s)| *sum += s);
+                pngs.extend(p);
+                Flow::Go
+            }
+            // Time points are few and large: the first that fails ends the run.
+            Err(e) => Flow::Stop(e),
+        },
+    )?;
     if let Some(w) = &writer {
         w.finish()?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
-    Ok(ClassifyReport {
-        source: crate::store::redact(&task.source),
+    Ok(Report {
+        source: redact(&task.source),
         level: task.level,
-        project: task.project.display().to_string(),
-        shape: [nt, nz, ny, nx],
-        channels: nc,
-        classes,
-        features: bank.n_features(),
-        trees: classifier.tree_count(),
         seconds,
-        voxels_per_second: voxels / seconds.max(1e-9),
-        mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
-        out: task.out.as_deref().map(crate::store::redact),
-        pngs,
+        outcome: ClassifyOutcome {
+            project: task.project.display().to_string(),
+            shape: [nt, nz, ny, nx],
+            channels: nc,
+            classes,
+            features: bank.n_features(),
+            trees: classifier.tree_count(),
+            voxels_per_second: voxels / seconds.max(1e-9),
+            mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
+            out: task.out.as_deref().map(crate::store::redact),
+            pngs,
+        },
     })
+}
+
+/// A time point, as the runner names it in errors.
+struct TimePoint(usize);
+
+impl std::fmt::Display for TimePoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "time point {}", self.0)
+    }
+}
+
+/// Time point `t` as float32 (c, z, y, x); plane by plane when the whole time point is over
+/// the reader's memory budget (the features need all of it anyway).
+async fn timepoint(px: &Pixels, t: usize) -> Result<Array4<f32>> {
+    let sh = px.shape();
+    let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
+    match px.region_async(&region).await {
+        Ok(a) => Ok(a.to_f32().index_axis_move(ndarray::Axis(0), 0)),
+        Err(Error::MemoryBudget { .. }) => {
+            checked_len(&[sh[1], sh[2], sh[3], sh[4]], "a time point")?;
+            let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
+            for c in 0..sh[1] {
+                for z in 0..sh[2] {
+                    let plane = px.plane_async(t, c, z).await?.to_f32();
+                    out.slice_mut(s![c, z, .., ..]).assign(&plane);
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -239,7 +301,7 @@ mod tests {
 
     /// Runs `edit`ed tasks on a small 3-D image (2 channels, 5 planes of 16 x 16) and returns
     /// each error, after checking that neither the output image nor the PNG folder exists.
-    fn refused(edit: impl Fn(&mut ClassifyTask)) -> String {
+    fn refused(edit: impl Fn(&mut ClassifyJob)) -> String {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("in.ome.zarr");
         let src = src.to_str().unwrap();
@@ -252,13 +314,13 @@ mod tests {
         }
         let out = dir.path().join("out.ome.zarr");
         let png = dir.path().join("png");
-        let mut task = ClassifyTask {
+        let mut task = ClassifyJob {
             out: Some(out.to_str().unwrap().to_string()),
             png_dir: Some(png.clone()),
-            ..ClassifyTask::new(src, 0, PROJECT)
+            ..ClassifyJob::new(src, 0, PROJECT)
         };
         edit(&mut task);
-        let e = run_classify(&task, &StoreOptions::default())
+        let e = run(&task, &StoreOptions::default(), &mut |_| {})
             .unwrap_err()
             .to_string();
         assert!(!out.exists(), "{e}: the output was created");

@@ -1,0 +1,176 @@
+//! The one runner of batch jobs: items read ahead on the I/O runtime (at most `window` in
+//! flight), worked on a [`Pool`], and recorded on the calling thread in completion order, with
+//! a progress callback after each. Memory is bounded by the window, not by the item count.
+//!
+//! A job gives the runner three things: a stream of reads, the work on one item, and what to
+//! record of each result. The runner owns the threads, catches panics (an item that panics
+//! fails alone, named by its key) and makes sure a run that lost items never looks complete.
+
+use std::fmt::Display;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use futures::{Stream, StreamExt};
+
+use super::Progress;
+use crate::runtime::{self, IoRuntime, Pool};
+use crate::{Error, Result};
+
+/// How the work of a job spreads over the pool's threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spread {
+    /// Items run side by side, one per thread (planes of a segmentation).
+    Items,
+    /// One item at a time; the work parallelises inside it with the pool it is given
+    /// (time points of a classification, each split into blocks).
+    Inside,
+}
+
+/// What `record` tells the runner after a result.
+pub(crate) enum Flow {
+    /// Go on with the next result.
+    Go,
+    /// Stop the run with this error (an output failed: later results have nowhere to go).
+    Stop(Error),
+}
+
+/// Threads, read-ahead window and progress of one run.
+pub(crate) struct Runner<'p> {
+    pool: Pool,
+    window: usize,
+    spread: Spread,
+    total: usize,
+    start: Instant,
+    progress: &'p mut dyn FnMut(Progress),
+}
+
+impl<'p> Runner<'p> {
+    /// A runner of `total` items on [`runtime::threads`]`(threads)` threads named
+    /// `omeflow-<name>-<i>`, reading at most `window` items ahead.
+    pub(crate) fn new(
+        name: &str,
+        threads: Option<usize>,
+        window: usize,
+        spread: Spread,
+        total: usize,
+        progress: &'p mut dyn FnMut(Progress),
+    ) -> Result<Self> {
+        Ok(Runner {
+            pool: Pool::new(name, threads)?,
+            window: window.max(1),
+            spread,
+            total,
+            start: Instant::now(),
+            progress,
+        })
+    }
+
+    /// Read at most `window` items ahead (at least 1).
+    pub(crate) fn set_window(&mut self, window: usize) {
+        self.window = window.max(1);
+    }
+
+    /// Threads the work runs on.
+    pub(crate) fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Run every item `reads` yields through `work`, then `record`. Returns once every read
+    /// item was recorded; an error if `record` stopped the run, or if the reads ended (or
+    /// panicked) before `total` items arrived, which is [`Error::Incomplete`] naming `what`.
+    pub(crate) fn run<K, In, Out, R, W, C>(
+        &mut self,
+        io: &IoRuntime,
+        what: &str,
+        reads: R,
+        work: W,
+        mut record: C,
+    ) -> Result<()>
+    where
+        K: Display + Send + 'static,
+        In: Send + 'static,
+        Out: Send,
+        R: Stream<Item = (K, Result<In>)> + Send + 'static,
+        W: Fn(&Pool, &K, In) -> Result<Out> + Sync,
+        C: FnMut(K, Result<Out>) -> Flow,
+    {
+        // Reader: items arrive as the stream yields them, at most `window` ahead of the work.
+        let (item_tx, item_rx) = tokio::sync::mpsc::channel::<(K, Result<In>)>(self.window);
+        let reader = io.spawn(async move {
+            let mut reads = std::pin::pin!(reads);
+            while let Some(item) = reads.next().await {
+                if item_tx.send(item).await.is_err() {
+                    break; // the work stopped
+                }
+            }
+        });
+        let (done_tx, done_rx) = mpsc::channel::<(K, Result<Out>)>();
+        let mut received = 0usize;
+        let mut failed = 0usize;
+        let mut stopped = None;
+        let pool = &self.pool;
+        let spread = self.spread;
+        let work = &work;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut rx = item_rx;
+                let incoming = std::iter::from_fn(move || rx.blocking_recv());
+                let each = |done: &mut mpsc::Sender<(K, Result<Out>)>,
+                            (key, input): (K, Result<In>)| {
+                    let out = input.and_then(|input| {
+                        runtime::catch(|| key.to_string(), || work(pool, &key, input))
+                    });
+                    let _ = done.send((key, out));
+                };
+                match spread {
+                    Spread::Items => pool.for_each(incoming, done_tx, each),
+                    Spread::Inside => {
+                        let mut done = done_tx;
+                        incoming.for_each(|item| each(&mut done, item));
+                    }
+                }
+            });
+            for (key, out) in done_rx.iter() {
+                received += 1;
+                if out.is_err() {
+                    failed += 1;
+                }
+                if let Flow::Stop(e) = record(key, out) {
+                    stopped = Some(e);
+                    // Dropping the receiver ends the workers: their next send fails and the
+                    // reader's channel closes once the reader is aborted below.
+                    reader.abort();
+                    break;
+                }
+                (self.progress)(Progress {
+                    done: received,
+                    failed,
+                    total: self.total,
+                    elapsed: self.start.elapsed(),
+                });
+            }
+            // Whatever is still queued is dropped unworked when the scope's thread ends.
+            drop(done_rx);
+        });
+        if let Some(e) = stopped {
+            return Err(e);
+        }
+        // Every item sent was received, so the reader has finished; one that panicked or
+        // stopped early leaves items missing, and the run must not look complete.
+        let reader_end = futures::executor::block_on(reader);
+        if received != self.total {
+            let why = match reader_end {
+                Err(e) if e.is_panic() => {
+                    Error::panicked(format!("reading {what}"), e.into_panic()).to_string()
+                }
+                Err(_) => format!("reading {what} was cancelled"),
+                Ok(()) => format!("some {what} were never delivered"),
+            };
+            return Err(Error::Incomplete(format!(
+                "{received} of {} {what} were done: {why}",
+                self.total
+            )));
+        }
+        Ok(())
+    }
+}

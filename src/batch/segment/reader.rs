@@ -1,0 +1,114 @@
+//! Which planes a segmentation job reads, and the stream that reads them: tens of chunk
+//! requests in flight, planes delivered in completion order.
+
+use std::fmt;
+use std::ops::Range;
+
+use futures::{Stream, StreamExt};
+
+use crate::ngff::{AnyArray, Pixels};
+use crate::{Error, Result};
+
+/// Planes read but not yet segmented, at most this many bytes by default.
+const READ_AHEAD_BYTES: usize = 64 << 20;
+
+/// A plane's coordinates; shown as the tutorial names planes (`t:0, c:1, z:17`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PlaneKey {
+    pub(crate) t: usize,
+    pub(crate) c: usize,
+    pub(crate) z: usize,
+}
+
+impl fmt::Display for PlaneKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::segment::plane_name(self.t, self.c, self.z))
+    }
+}
+
+/// The planes of a job: its t, c and z ranges inside the level.
+#[derive(Clone, Debug)]
+pub(crate) struct Planes {
+    t: Range<usize>,
+    c: Range<usize>,
+    z: Range<usize>,
+}
+
+fn clip(r: &Option<Range<usize>>, n: usize, axis: &str) -> Result<Range<usize>> {
+    match r {
+        None => Ok(0..n),
+        Some(r) if r.start <= r.end && r.end <= n => Ok(r.clone()),
+        Some(r) => Err(Error::OutOfBounds(format!(
+            "{axis} range {}..{} outside 0..{n}",
+            r.start, r.end
+        ))),
+    }
+}
+
+impl Planes {
+    /// The asked ranges (all of an axis when `None`), checked against the level's shape.
+    pub(crate) fn new(
+        shape: [usize; 5],
+        t: &Option<Range<usize>>,
+        c: &Option<Range<usize>>,
+        z: &Option<Range<usize>>,
+    ) -> Result<Self> {
+        Ok(Planes {
+            t: clip(t, shape[0], "t")?,
+            c: clip(c, shape[1], "c")?,
+            z: clip(z, shape[2], "z")?,
+        })
+    }
+
+    /// How many planes (each range is within a level whose element count was checked).
+    pub(crate) fn len(&self) -> usize {
+        self.t.len() * self.c.len() * self.z.len()
+    }
+
+    /// (t, c, z) in raster order, lazily.
+    fn keys(&self) -> impl Iterator<Item = PlaneKey> + Send + 'static {
+        let (c, z) = (self.c.clone(), self.z.clone());
+        self.t.clone().flat_map(move |t| {
+            let z = z.clone();
+            c.clone()
+                .flat_map(move |c| z.clone().map(move |z| PlaneKey { t, c, z }))
+        })
+    }
+
+    /// Every plane read from `px`, at most `window` at once, in completion order.
+    pub(crate) fn read(
+        &self,
+        px: &Pixels,
+        window: usize,
+    ) -> impl Stream<Item = (PlaneKey, Result<AnyArray<ndarray::Ix2>>)> + Send + 'static {
+        let px = px.clone();
+        futures::stream::iter(self.keys())
+            .map(move |k| {
+                let px = px.clone();
+                async move { (k, px.plane_async(k.t, k.c, k.z).await) }
+            })
+            .buffer_unordered(window.max(1))
+    }
+}
+
+/// The read-ahead window: `asked`, else `4 x threads + concurrency` planes cut to
+/// [`READ_AHEAD_BYTES`] of planes, and always a few per thread.
+///
+/// Read-ahead keeps the network busy; for big planes it is also memory that is never reused
+/// while it waits (each plane freshly allocated and faulted in), hence the cut.
+pub(crate) fn window(
+    asked: Option<usize>,
+    px: &Pixels,
+    threads: usize,
+    concurrency: usize,
+) -> usize {
+    let [_, _, _, ny, nx] = px.shape();
+    let plane_bytes = ny
+        .saturating_mul(nx)
+        .saturating_mul(px.dtype().size())
+        .max(1);
+    let by_memory = (READ_AHEAD_BYTES / plane_bytes).max(2 * threads + 1);
+    asked
+        .unwrap_or((4 * threads + concurrency).min(by_memory))
+        .max(1)
+}

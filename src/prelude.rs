@@ -1,21 +1,26 @@
-//! Everything a notebook needs, in one `use omeflow::prelude::*;`.
+//! The names the tutorials' cells use, in one `use omeflow::prelude::*;` (what our kernel runs
+//! at start). Everything else stays at its module path: writers in [`crate::ngff::writer`],
+//! batch jobs in [`crate::batch`], stores in [`crate::store`], threads in [`crate::runtime`].
 
-pub use crate::classify::{classify, Probabilities, Project};
-pub use crate::compute::{
-    compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
-    Summary, TaskFailure,
+// Connect and look at metadata (both tutorials' first cells).
+pub use crate::omero::{
+    connect, connect_with, ConnectOptions, Connection, Image, ImageList, SAMPLE,
 };
-pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
+// Open pixels, lazily.
+pub use crate::ngff::{open_image, Pixels};
+// The segmentation tutorial's recipe, step by step and in one call.
 pub use crate::ndimage::{
     above, gaussian_filter, label, max, regionprops, Connectivity, Threshold,
 };
-pub use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
-pub use crate::ngff::{open_image, AnyArray, DType, Element, ImageInfo, OmeZarr, Pixels, Region};
-pub use crate::omero::{
-    connect, connect_with, Channel, ConnectOptions, Connection, Image, ImageList, SAMPLE,
+pub use crate::segment::{plane_name, segment, SegmentParams, Segmentation};
+// The ilastik tutorial.
+pub use crate::classify::{classify, Probabilities, Project};
+// dask's delayed / compute and the futures Client.
+pub use crate::compute::{
+    compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
+    TaskFailure,
 };
-pub use crate::sample::{write_sample, SampleSpec};
-pub use crate::segment::{plane_name, segment, segment_any, SegmentParams, Segmentation};
-pub use crate::store::{Store, StoreOptions};
+// Looking at results.
+pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
 pub use crate::{Error, Result};
-pub use ndarray::{self, Array2, Array5, ArrayD};
+pub use ndarray::{self, Array2};

@@ -22,7 +22,7 @@ cells = [
  'let shown: Box<dyn std::fmt::Debug> = Box::new(5);\nlet display = Box::new(7) as Box<dyn std::fmt::Display + Send>;\n'
  'let shared = std::sync::Arc::new(std::sync::Mutex::new(vec![1]));',
  # 6
- 'let a2 = Array2::<u16>::zeros((2, 3));\nlet ad = ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 2, 2]));',
+ 'let a2 = Array2::<u16>::zeros((2, 3));\nlet ad = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 2, 2]));',
  # 7
  '#[derive(Debug, Clone, PartialEq)]\nstruct Point {\n    x: f64,\n    y: f64,\n}\n\n#[derive(Debug, Clone, PartialEq)]\nenum Shape {\n    Circle(f64),\n    Square(f64),\n}',
  # 8

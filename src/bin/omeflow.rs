@@ -155,6 +155,17 @@ struct Cli {
     command: Command,
 }
 
+/// How a batch job runs here.
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the report as JSON (no progress lines).
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(clap::Args, Clone)]
 struct RemoteArgs {
     /// S3 endpoint for s3:// URLs (e.g. https://uk1s3.embassy.ebi.ac.uk); default: AWS_ENDPOINT_URL or AWS.
@@ -263,12 +274,8 @@ enum Command {
         /// Write per-object measurements to this file (.csv or .json).
         #[arg(long)]
         table_out: Option<std::path::PathBuf>,
-        /// CPU threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print the report as JSON (no progress lines).
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -311,12 +318,8 @@ enum Command {
         /// The plane of the PNGs.
         #[arg(long, default_value_t = 0)]
         png_z: usize,
-        /// CPU threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -397,8 +400,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             labels_out,
             labels_name,
             table_out,
-            threads,
-            json,
+            run,
             remote,
         } => {
             let job = SegmentJob {
@@ -413,10 +415,10 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 labels_out,
                 labels_name,
                 table_out,
-                threads,
+                threads: run.threads,
                 ..SegmentJob::new(url, level)
             };
-            run_job(&Job::Segment(job), &remote.options(), json)
+            run_job(&Job::Segment(job), &remote.options(), run.json)
         }
         Command::Image { id, omero, json } => {
             let conn = omero.connect()?;
@@ -450,18 +452,17 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             out,
             png,
             png_z,
-            threads,
-            json,
+            run,
             remote,
         } => {
             let job = ClassifyJob {
                 out,
                 png_dir: png,
                 png_z,
-                threads,
+                threads: run.threads,
                 ..ClassifyJob::new(url, level, project)
             };
-            run_job(&Job::Classify(job), &remote.options(), json)
+            run_job(&Job::Classify(job), &remote.options(), run.json)
         }
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;

@@ -164,16 +164,12 @@ impl Catalogue {
     }
 }
 
+/// OMERO spells the floating types as Java does; the others as numpy.
 fn omero_pixel_type(dtype: DType) -> &'static str {
     match dtype {
-        DType::U8 => "uint8",
-        DType::U16 => "uint16",
-        DType::U32 => "uint32",
-        DType::I8 => "int8",
-        DType::I16 => "int16",
-        DType::I32 => "int32",
         DType::F32 => "float",
         DType::F64 => "double",
+        other => other.name(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Batch jobs: the work `omeflow segment` and `omeflow classify` do (and a worker on another
 //! machine next), described as data. A job is plain serialisable values (source, level,
 //! planes, parameters, outputs), never a closure, so the same job runs in this process or in
-//! `omeflow worker` elsewhere; every job runs on the one [`runner`](self::runner) (a pool and a
+//! `omeflow worker` elsewhere; every job runs on the one runner (`batch/runner.rs`: a pool and a
 //! read-ahead window) and ends in one [`Report`] shape.
 //!
 //! Closures written in a notebook run with [`crate::compute`] instead.

@@ -1,6 +1,6 @@
 //! `omeflow segment`: the tutorial's recipe over every plane of an image level, as a
-//! serialisable job. Planes are read ahead ([`reader`]), segmented on the runner's pool with
-//! their labels stored at once ([`worker`]), and measured into a table ([`sink`]); memory is
+//! serialisable job. Planes are read ahead (`reader.rs`), segmented on the runner's pool with
+//! their labels stored at once (`worker.rs`), and measured into a table (`sink.rs`); memory is
 //! bounded by the read-ahead window whatever the number of planes.
 //!
 //! ```no_run

@@ -526,8 +526,7 @@ impl ServerClient {
             .get("data")
             .filter(|d| d.is_object())
             .ok_or_else(|| self.malformed(&call, "no image object under \"data\""))?;
-        let mut image =
-            image_from_json(data, self.pixel_source()).map_err(|e| self.malformed(&call, &e))?;
+        let mut image = image_from_json(data, self.pixel_source(), &self.host, &call)?;
         image.studies = self.studies(id);
         Ok(image)
     }
@@ -600,8 +599,7 @@ impl ServerClient {
                 .and_then(Value::as_u64);
             let mut fresh = 0usize;
             for item in page {
-                let image = image_from_json(item, self.pixel_source())
-                    .map_err(|e| self.malformed(&call, &e))?;
+                let image = image_from_json(item, self.pixel_source(), &self.host, &call)?;
                 // Images added while listing shift later pages; one seen twice is skipped.
                 if !seen.insert(image.id) {
                     continue;

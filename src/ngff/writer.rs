@@ -555,10 +555,15 @@ impl ImageWriter {
                 0..h as u64,
                 0..w as u64,
             ]);
+            // In row-major order, whatever the caller's layout (a transposed plane is fine),
+            // so the reshape cannot fail.
             let data = current
-                .clone()
+                .as_standard_layout()
+                .into_owned()
                 .into_shape_with_order((1, 1, 1, h, w))
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                .map_err(|e| {
+                    Error::Internal(format!("reshaping a ({h}, {w}) plane to 5 axes: {e}"))
+                })?;
             array
                 .async_store_array_subset(&subset, data)
                 .await
@@ -821,5 +826,25 @@ mod tests {
     fn level_shapes_halve_floor() {
         let s = ImageSpec::new([1, 2, 3, 135, 128], DType::U16).with_levels(3);
         assert_eq!(s.level_shape(2), [1, 2, 3, 33, 32]);
+    }
+
+    /// A plane in column-major order (a transposed array) is written like any other.
+    #[test]
+    fn a_column_major_plane_is_written_as_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("f.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 1, 3, 4], DType::U16).with_levels(2);
+        let w = ImageWriter::create(&loc, spec).unwrap();
+        let rows = Array2::from_shape_fn((4, 3), |(i, j)| (i * 10 + j) as u16);
+        let plane = rows.reversed_axes();
+        assert!(!plane.is_standard_layout());
+        w.write_plane(0, 0, 0, &plane).unwrap();
+        let back = crate::ngff::open_image(&loc)
+            .unwrap()
+            .level(0)
+            .unwrap()
+            .plane_as::<u16>(0, 0, 0)
+            .unwrap();
+        assert_eq!(back, plane);
     }
 }

@@ -42,11 +42,7 @@ fn run_segment_cli(task: &SegmentTask, options: &StoreOptions, json: bool) -> om
     };
     let report = run_segment(task, options, &mut progress)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report)
-                .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-        );
+        println!("{}", to_json(&report)?);
     } else {
         println!(
             "segmented {} planes of {} (level {}) in {:.2} s ({:.1} planes/s): {} objects",
@@ -158,8 +154,11 @@ impl OmeroArgs {
     }
 }
 
+/// A report as pretty JSON. omeflow's reports are plain structs, so this does not fail; if it
+/// did, it would be a bug, not the user's input.
 fn to_json(value: &impl serde::Serialize) -> omeflow::Result<String> {
-    serde_json::to_string_pretty(value).map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))
+    serde_json::to_string_pretty(value)
+        .map_err(|e| omeflow::Error::Internal(format!("writing the report as JSON: {e}")))
 }
 
 #[derive(Subcommand)]
@@ -299,11 +298,7 @@ fn main() -> ExitCode {
 fn print_info(image: &OmeZarr, json: bool) -> omeflow::Result<()> {
     let info = image.info()?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&info)
-                .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-        );
+        println!("{}", to_json(&info)?);
     } else {
         print!("{info}");
     }
@@ -410,11 +405,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             };
             let report = omeflow::classify::run_classify(&task, &remote.options())?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report)
-                        .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-                );
+                println!("{}", to_json(&report)?);
             } else {
                 let [t, z, y, x] = report.shape;
                 println!(

@@ -49,8 +49,11 @@ impl Marker {
         }
     }
 
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    /// The marker as JSON (a plain struct, so this cannot fail; were it to, an empty marker
+    /// would be written, so it is an error rather than a default).
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Internal(format!("serialising the write marker: {e}")))
     }
 
     /// The marker of the image at the root of `store`, if there is one that omeflow wrote.

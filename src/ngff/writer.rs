@@ -384,7 +384,7 @@ impl ImageWriter {
             .put(
                 super::marker::MARKER,
                 super::marker::Marker::new(super::marker::State::Writing, spec.levels, planes)
-                    .to_bytes(),
+                    .to_bytes()?,
             )
             .await?;
         let mut attrs = json!({"multiscales": spec.multiscales()});
@@ -454,9 +454,12 @@ impl ImageWriter {
         let [_, sc, sz, _, _] = self.spec.shape;
         let i = ((t * sc + c) * sz + z) as u64;
         let last = {
-            let mut w = self.commit.written.lock().map_err(|_| Error::Write {
-                location: self.location().to_string(),
-                reason: "a writer thread panicked".into(),
+            let mut w = self.commit.written.lock().map_err(|_| {
+                Error::Internal(format!(
+                    "the record of planes written to {} is poisoned: a writer thread panicked \
+                     while updating it",
+                    self.location()
+                ))
             })?;
             let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
             if w.0[word] & bit == 0 {
@@ -489,7 +492,7 @@ impl ImageWriter {
                     self.spec.levels,
                     c.planes,
                 )
-                .to_bytes(),
+                .to_bytes()?,
             )
             .await
     }
@@ -739,21 +742,24 @@ async fn write_group(store: &Store, version: NgffVersion, attrs: Value) -> Resul
     match version {
         NgffVersion::V0_4 => {
             store
-                .put(".zgroup", pretty(&json!({"zarr_format": 2})))
+                .put(".zgroup", pretty(&json!({"zarr_format": 2}))?)
                 .await?;
-            store.put(".zattrs", pretty(&attrs)).await
+            store.put(".zattrs", pretty(&attrs)?).await
         }
         NgffVersion::V0_5 => {
             let mut ome = attrs;
             ome["version"] = json!("0.5");
             let doc = json!({"zarr_format": 3, "node_type": "group", "attributes": {"ome": ome}});
-            store.put("zarr.json", pretty(&doc)).await
+            store.put("zarr.json", pretty(&doc)?).await
         }
     }
 }
 
-fn pretty(v: &Value) -> Vec<u8> {
-    serde_json::to_vec_pretty(v).unwrap_or_default()
+/// `v` as pretty JSON. A `Value` always serialises; were it not to, an empty metadata file would
+/// be written, so it is an error rather than a default.
+fn pretty(v: &Value) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v)
+        .map_err(|e| Error::Internal(format!("serialising group metadata: {e}")))
 }
 
 fn from_json<M: serde::de::DeserializeOwned>(store: &Store, v: Value) -> Result<M> {

@@ -92,11 +92,18 @@ async fn all_keys(store: &Store) -> Result<Vec<String>> {
     if let Some(root) = store.local_root() {
         let root = root.to_path_buf();
         let location = store.location().to_string();
+        let task = format!("listing {location}");
         return tokio::task::spawn_blocking(move || walk_local(&root, &location))
             .await
-            .map_err(|e| Error::Write {
-                location: "listing the output".into(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                if e.is_panic() {
+                    Error::panicked(task, e.into_panic())
+                } else {
+                    Error::Write {
+                        location: "listing the output".into(),
+                        reason: e.to_string(),
+                    }
+                }
             })?;
     }
     use futures::TryStreamExt;

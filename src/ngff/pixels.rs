@@ -536,7 +536,7 @@ impl Pixels {
                 .map_err(|e| Error::Storage {
                     location: self.inner.store.describe(&key),
                     reason: crate::store::error_chain(&e),
-                    source: None,
+                    source: crate::store::clean_source(e),
                 })?;
         let Some(encoded) = encoded else {
             // A missing chunk is the fill value, but a folder where a chunk file belongs is a
@@ -618,7 +618,7 @@ impl Pixels {
             Error::Storage {
                 location: self.inner.store.describe(&key),
                 reason,
-                source: None,
+                source: crate::store::clean_source(e),
             }
         } else {
             Error::CorruptChunk {
@@ -731,6 +731,33 @@ fn with_plane_dtype(a: AnyArray<ndarray::Ix5>) -> AnyArray<ndarray::Ix2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_the_store_cannot_read_is_a_storage_error_with_its_source() {
+        use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("s.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 1, 4, 4], DType::U8).with_version(NgffVersion::V0_4);
+        let w = ImageWriter::create(&loc, spec).unwrap();
+        w.write_plane(0, 0, 0, &Array2::<u8>::ones((4, 4))).unwrap();
+        let px = crate::ngff::open_image(&loc).unwrap().level(0).unwrap();
+        // The chunk's folder becomes a file: the store fails to read the chunk below it.
+        let level = dir.path().join("s.zarr/0/0");
+        std::fs::remove_dir_all(&level).unwrap();
+        std::fs::write(&level, b"not a folder").unwrap();
+        let e = px.plane(0, 0, 0).unwrap_err();
+        match &e {
+            Error::Storage {
+                source: Some(source),
+                reason,
+                ..
+            } => {
+                assert!(source.is::<zarrs::storage::StorageError>(), "{source:?}");
+                assert!(reason.starts_with(&source.to_string()), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn refused_sizes_say_which_with_their_texts() {

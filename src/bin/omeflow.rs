@@ -51,9 +51,7 @@ fn run_job(job: &Job, options: &StoreOptions, json: bool) -> omeflow::Result<()>
     };
     let report = batch::run(job, options, &mut progress)?;
     if json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| omeflow::Error::Internal(format!("the report as JSON: {e}")))?;
-        println!("{text}");
+        println!("{}", to_json(&report)?);
     }
     match (&report.outcome, job) {
         (Outcome::Segment(o), Job::Segment(job)) => print_segment(&report, o, job, json),
@@ -222,8 +220,11 @@ impl OmeroArgs {
     }
 }
 
+/// A report as pretty JSON. omeflow's reports are plain structs, so this does not fail; if it
+/// did, it would be a bug, not the user's input.
 fn to_json(value: &impl serde::Serialize) -> omeflow::Result<String> {
-    serde_json::to_string_pretty(value).map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))
+    serde_json::to_string_pretty(value)
+        .map_err(|e| omeflow::Error::Internal(format!("writing the report as JSON: {e}")))
 }
 
 #[derive(Subcommand)]
@@ -355,11 +356,7 @@ fn main() -> ExitCode {
 fn print_info(image: &OmeZarr, json: bool) -> omeflow::Result<()> {
     let info = image.info()?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&info)
-                .map_err(|e| omeflow::Error::InvalidArgument(e.to_string()))?
-        );
+        println!("{}", to_json(&info)?);
     } else {
         print!("{info}");
     }

@@ -11,6 +11,27 @@ use std::io::Read;
 
 use serde_json::Value;
 
+use crate::{Error, Result};
+
+/// The chunk being checked, named in its [`Error::CorruptChunk`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkAt<'a> {
+    /// The array's store location.
+    pub(crate) location: &'a str,
+    /// The chunk's key in it.
+    pub(crate) key: &'a str,
+}
+
+impl ChunkAt<'_> {
+    fn corrupt(&self, reason: impl Into<String>) -> Error {
+        Error::CorruptChunk {
+            location: self.location.to_string(),
+            key: self.key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// One bytes-to-bytes codec of an array, as far as the size check needs to know it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Layer {
@@ -50,9 +71,9 @@ impl Layers {
         Self(layers)
     }
 
-    /// Check that `encoded` decodes to exactly `decoded_len` bytes without decoding more than
-    /// that; the reason when it does not.
-    pub(crate) fn check(&self, encoded: &[u8], decoded_len: u64) -> Result<(), String> {
+    /// Check that `encoded`, the chunk `at`, decodes to exactly `decoded_len` bytes without
+    /// decoding more than that; [`Error::CorruptChunk`] saying why when it does not.
+    pub(crate) fn check(&self, encoded: &[u8], decoded_len: u64, at: ChunkAt<'_>) -> Result<()> {
         let mut data: std::borrow::Cow<'_, [u8]> = encoded.into();
         let compressors = self.0.iter().filter(|l| **l != Layer::Crc32c).count();
         let mut seen = 0;
@@ -61,7 +82,7 @@ impl Layers {
                 let n = data
                     .len()
                     .checked_sub(4)
-                    .ok_or("shorter than its checksum")?;
+                    .ok_or_else(|| at.corrupt("shorter than its checksum"))?;
                 data = match data {
                     std::borrow::Cow::Borrowed(b) => b[..n].into(),
                     std::borrow::Cow::Owned(mut v) => {
@@ -74,20 +95,20 @@ impl Layers {
             seen += 1;
             if seen == compressors {
                 // The innermost compressor yields the chunk's bytes: its claim must match.
-                return claim(*layer, &data, decoded_len);
+                return claim(*layer, &data, decoded_len, at);
             }
             // A compressor inside another (rare): decode this one, bounded, and go on.
             let bound = decoded_len.saturating_mul(2).saturating_add(1 << 20);
-            data = inflate(*layer, &data, bound)?.into();
+            data = inflate(*layer, &data, bound, at)?.into();
         }
         // No compressor: the bytes are the chunk.
         if data.len() as u64 == decoded_len {
             Ok(())
         } else {
-            Err(format!(
+            Err(at.corrupt(format!(
                 "{} bytes stored for a chunk of {decoded_len} bytes",
                 data.len()
-            ))
+            )))
         }
     }
 }
@@ -108,82 +129,89 @@ fn mismatch(what: &str, claimed: u64, expected: u64) -> String {
 }
 
 /// Check what `layer`'s encoding of `data` claims to decode to against `expected`.
-fn claim(layer: Layer, data: &[u8], expected: u64) -> Result<(), String> {
+fn claim(layer: Layer, data: &[u8], expected: u64, at: ChunkAt<'_>) -> Result<()> {
     match layer {
         Layer::Blosc => {
             // Blosc's 16-byte header: version, versionlz, flags, typesize, then the decoded
             // size, block size and stored size as little-endian u32s.
-            let header = data.get(..16).ok_or("a blosc header needs 16 bytes")?;
+            let header = data
+                .get(..16)
+                .ok_or_else(|| at.corrupt("a blosc header needs 16 bytes"))?;
             let word = |i: usize| {
                 u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
             };
             let (nbytes, cbytes) = (u64::from(word(4)), u64::from(word(12)));
             if cbytes != data.len() as u64 {
-                return Err(format!(
+                return Err(at.corrupt(format!(
                     "the blosc header says {cbytes} stored bytes, but {} are stored",
                     data.len()
-                ));
+                )));
             }
             if nbytes != expected {
-                return Err(mismatch("the blosc header", nbytes, expected));
+                return Err(at.corrupt(mismatch("the blosc header", nbytes, expected)));
             }
             Ok(())
         }
         Layer::Zstd => match zstd::zstd_safe::get_frame_content_size(data) {
-            Ok(Some(n)) if n != expected => Err(mismatch("the zstd frame", n, expected)),
+            Ok(Some(n)) if n != expected => {
+                Err(at.corrupt(mismatch("the zstd frame", n, expected)))
+            }
             Ok(Some(_)) => Ok(()),
             // No size in the frame header: count what it decodes to, up to one byte too many.
-            Ok(None) => count(layer, data, expected),
-            Err(_) => Err("not a zstd frame".into()),
+            Ok(None) => count(layer, data, expected, at),
+            Err(_) => Err(at.corrupt("not a zstd frame")),
         },
-        Layer::Gzip | Layer::Zlib => count(layer, data, expected),
+        Layer::Gzip | Layer::Zlib => count(layer, data, expected, at),
         Layer::Crc32c => Ok(()),
     }
 }
 
 /// Decode `data` into nothing, counting at most `expected + 1` bytes.
-fn count(layer: Layer, data: &[u8], expected: u64) -> Result<(), String> {
-    let reader = decoder(layer, data)?;
+fn count(layer: Layer, data: &[u8], expected: u64, at: ChunkAt<'_>) -> Result<()> {
+    let reader = decoder(layer, data, at)?;
     let n = std::io::copy(&mut reader.take(expected + 1), &mut std::io::sink())
-        .map_err(|e| format!("{layer:?} stream: {e}"))?;
+        .map_err(|e| at.corrupt(format!("{layer:?} stream: {e}")))?;
     if n > expected {
-        Err(format!(
+        Err(at.corrupt(format!(
             "the {layer:?} stream decodes to more than the chunk's {expected} bytes"
-        ))
+        )))
     } else if n < expected {
-        Err(mismatch(&format!("the {layer:?} stream"), n, expected))
+        Err(at.corrupt(mismatch(&format!("the {layer:?} stream"), n, expected)))
     } else {
         Ok(())
     }
 }
 
 /// Decode `data` into at most `bound` bytes.
-fn inflate(layer: Layer, data: &[u8], bound: u64) -> Result<Vec<u8>, String> {
+fn inflate(layer: Layer, data: &[u8], bound: u64, at: ChunkAt<'_>) -> Result<Vec<u8>> {
     if layer == Layer::Blosc {
-        return Err("blosc inside another compressor is not read".into());
+        return Err(at.corrupt("blosc inside another compressor is not read"));
     }
-    let reader = decoder(layer, data)?;
+    let reader = decoder(layer, data, at)?;
     let mut out = Vec::new();
     reader
         .take(bound + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("{layer:?} stream: {e}"))?;
+        .map_err(|e| at.corrupt(format!("{layer:?} stream: {e}")))?;
     if out.len() as u64 > bound {
-        return Err(format!(
+        return Err(at.corrupt(format!(
             "the {layer:?} stream decodes to more than {bound} bytes"
-        ));
+        )));
     }
     Ok(out)
 }
 
-fn decoder<'a>(layer: Layer, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, String> {
+fn decoder<'a>(layer: Layer, data: &'a [u8], at: ChunkAt<'_>) -> Result<Box<dyn Read + 'a>> {
     Ok(match layer {
         Layer::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(data).map_err(|e| format!("zstd: {e}"))?,
+            zstd::stream::read::Decoder::with_buffer(data)
+                .map_err(|e| at.corrupt(format!("zstd: {e}")))?,
         ),
         Layer::Gzip => Box::new(flate2::read::GzDecoder::new(data)),
         Layer::Zlib => Box::new(flate2::read::ZlibDecoder::new(data)),
-        Layer::Blosc | Layer::Crc32c => return Err(format!("{layer:?} is not a stream")),
+        Layer::Blosc | Layer::Crc32c => {
+            return Err(at.corrupt(format!("{layer:?} is not a stream")))
+        }
     })
 }
 
@@ -191,6 +219,26 @@ fn decoder<'a>(layer: Layer, data: &'a [u8]) -> Result<Box<dyn Read + 'a>, Strin
 mod tests {
     use super::*;
     use std::io::Write;
+
+    const AT: ChunkAt<'static> = ChunkAt {
+        location: "img.zarr/0",
+        key: "0/0/0",
+    };
+
+    /// The reason of a refusal, which must be a `CorruptChunk` naming `AT`.
+    fn reason(r: Result<()>) -> String {
+        match r {
+            Err(Error::CorruptChunk {
+                location,
+                key,
+                reason,
+            }) => {
+                assert_eq!((location.as_str(), key.as_str()), (AT.location, AT.key));
+                reason
+            }
+            other => panic!("not a corrupt chunk: {other:?}"),
+        }
+    }
 
     fn zstd_of(data: &[u8]) -> Vec<u8> {
         zstd::bulk::compress(data, 3).unwrap()
@@ -200,11 +248,11 @@ mod tests {
     fn an_honest_zstd_chunk_passes_and_a_bomb_does_not() {
         let layers = Layers(vec![Layer::Zstd]);
         let honest = zstd_of(&[7u8; 4096]);
-        layers.check(&honest, 4096).unwrap();
+        layers.check(&honest, 4096, AT).unwrap();
         // 64 MiB of zeros compress to a few KB; declared as a 4 KB chunk it is refused from
         // its header, without decoding.
         let bomb = zstd_of(&vec![0u8; 64 << 20]);
-        let e = layers.check(&bomb, 4096).unwrap_err();
+        let e = reason(layers.check(&bomb, 4096, AT));
         assert!(e.contains("decodes to 67108864 bytes"), "{e}");
     }
 
@@ -214,7 +262,7 @@ mod tests {
         enc.include_contentsize(false).unwrap();
         enc.write_all(&vec![0u8; 8 << 20]).unwrap();
         let frame = enc.finish().unwrap();
-        let e = Layers(vec![Layer::Zstd]).check(&frame, 4096).unwrap_err();
+        let e = reason(Layers(vec![Layer::Zstd]).check(&frame, 4096, AT));
         assert!(e.contains("more than the chunk's 4096 bytes"), "{e}");
     }
 
@@ -223,12 +271,12 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&vec![0u8; 16 << 20]).unwrap();
         let gz = gz.finish().unwrap();
-        assert!(Layers(vec![Layer::Gzip]).check(&gz, 1024).is_err());
-        assert!(Layers(vec![Layer::Gzip]).check(&gz, 16 << 20).is_ok());
+        assert!(Layers(vec![Layer::Gzip]).check(&gz, 1024, AT).is_err());
+        assert!(Layers(vec![Layer::Gzip]).check(&gz, 16 << 20, AT).is_ok());
         let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         zl.write_all(&[1u8; 100]).unwrap();
         let zl = zl.finish().unwrap();
-        let e = Layers(vec![Layer::Zlib]).check(&zl, 1000).unwrap_err();
+        let e = reason(Layers(vec![Layer::Zlib]).check(&zl, 1000, AT));
         assert!(e.contains("decodes to 100 bytes"), "{e}");
     }
 
@@ -239,10 +287,10 @@ mod tests {
         header.extend_from_slice(&4096u32.to_le_bytes());
         header.extend_from_slice(&20u32.to_le_bytes());
         header.extend_from_slice(&[0; 4]);
-        let e = Layers(vec![Layer::Blosc]).check(&header, 8192).unwrap_err();
+        let e = reason(Layers(vec![Layer::Blosc]).check(&header, 8192, AT));
         assert!(e.contains("2147483648"), "{e}");
         assert!(Layers(vec![Layer::Blosc])
-            .check(&header[..10], 8192)
+            .check(&header[..10], 8192, AT)
             .is_err());
     }
 
@@ -251,11 +299,16 @@ mod tests {
         let mut data = zstd_of(&[1u8; 64]);
         data.extend_from_slice(&[0; 4]);
         Layers(vec![Layer::Crc32c, Layer::Zstd])
-            .check(&data, 64)
+            .check(&data, 64, AT)
             .unwrap();
-        assert!(Layers::default().check(&[0; 10], 12).is_err());
-        Layers::default().check(&[0; 12], 12).unwrap();
-        assert!(Layers(vec![Layer::Crc32c]).check(&[0; 2], 0).is_err());
+        let e = Layers::default().check(&[0; 10], 12, AT).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt chunk 0/0/0 in img.zarr/0: 10 bytes stored for a chunk of 12 bytes"
+        );
+        Layers::default().check(&[0; 12], 12, AT).unwrap();
+        let e = reason(Layers(vec![Layer::Crc32c]).check(&[0; 2], 0, AT));
+        assert_eq!(e, "shorter than its checksum");
     }
 
     #[test]

@@ -49,8 +49,11 @@ impl Marker {
         }
     }
 
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    /// The marker as JSON (a plain struct, so this cannot fail; were it to, an empty marker
+    /// would be written, so it is an error rather than a default).
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Internal(format!("serialising the write marker: {e}")))
     }
 
     /// The marker of the image at the root of `store`, if there is one that omeflow wrote.
@@ -89,11 +92,18 @@ async fn all_keys(store: &Store) -> Result<Vec<String>> {
     if let Some(root) = store.local_root() {
         let root = root.to_path_buf();
         let location = store.location().to_string();
+        let task = format!("listing {location}");
         return tokio::task::spawn_blocking(move || walk_local(&root, &location))
             .await
-            .map_err(|e| Error::Write {
-                location: "listing the output".into(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                if e.is_panic() {
+                    Error::panicked(task, e.into_panic())
+                } else {
+                    Error::Write {
+                        location: "listing the output".into(),
+                        reason: e.to_string(),
+                    }
+                }
             })?;
     }
     use futures::TryStreamExt;

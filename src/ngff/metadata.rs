@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::{Error, Result};
+
 /// The five axes every image is normalised to, in order.
 pub const AXES5: [&str; 5] = ["t", "c", "z", "y", "x"];
 
@@ -140,13 +142,17 @@ fn ome_block(attrs: &Value) -> &Value {
 }
 
 /// Parse root attributes into image metadata; `Ok(None)` when they hold no `multiscales`.
+/// Metadata that cannot be understood is [`Error::InvalidMetadata`] at `location`.
 ///
-/// `ndim` is the dimensionality of the first level's array, needed by versions without axes.
+/// `ndim_of_level0` gives the dimensionality of the first level's array, needed by versions
+/// without axes; its error is returned as it is.
 pub(crate) fn parse(
     attrs: &Value,
     zarr_format: u8,
-    ndim_of_level0: impl FnOnce(&str) -> crate::Result<usize>,
-) -> Result<Option<ImageMetadata>, String> {
+    location: &str,
+    ndim_of_level0: impl FnOnce(&str) -> Result<usize>,
+) -> Result<Option<ImageMetadata>> {
+    let bad = |reason: String| invalid(location, reason);
     let ome = ome_block(attrs);
     let Some(multiscales) = ome.get("multiscales") else {
         return Ok(None);
@@ -154,7 +160,7 @@ pub(crate) fn parse(
     let ms = multiscales
         .as_array()
         .and_then(|a| a.first())
-        .ok_or("`multiscales` is not a non-empty list")?;
+        .ok_or_else(|| bad("`multiscales` is not a non-empty list".into()))?;
     let version = ms
         .get("version")
         .or_else(|| ome.get("version"))
@@ -165,16 +171,16 @@ pub(crate) fn parse(
         .get("datasets")
         .and_then(Value::as_array)
         .filter(|d| !d.is_empty())
-        .ok_or("`multiscales[0].datasets` is missing or empty")?;
+        .ok_or_else(|| bad("`multiscales[0].datasets` is missing or empty".into()))?;
     let paths: Vec<String> = datasets
         .iter()
         .map(|d| {
             d.get("path")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| "a dataset has no `path`".to_string())
+                .ok_or_else(|| bad("a dataset has no `path`".into()))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_>>()?;
 
     let axes = match ms.get("axes") {
         Some(Value::Array(list)) => list
@@ -189,30 +195,30 @@ pub(crate) fn parse(
                     name: o
                         .get("name")
                         .and_then(Value::as_str)
-                        .ok_or("an axis has no `name`")?
+                        .ok_or_else(|| bad("an axis has no `name`".into()))?
                         .to_string(),
                     kind: o.get("type").and_then(Value::as_str).map(str::to_string),
                     unit: o.get("unit").and_then(Value::as_str).map(str::to_string),
                 }),
-                _ => Err("an axis is neither a string nor an object".to_string()),
+                _ => Err(bad("an axis is neither a string nor an object".into())),
             })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err("`axes` is not a list".into()),
+            .collect::<Result<Vec<_>>>()?,
+        Some(_) => return Err(bad("`axes` is not a list".into())),
         None => {
             // 0.1 and 0.2 have no axes: the array is t,c,z,y,x (its last `ndim` of them).
-            let ndim = ndim_of_level0(&paths[0]).map_err(|e| e.to_string())?;
-            default_axes(ndim)?
+            let ndim = ndim_of_level0(&paths[0])?;
+            default_axes(ndim, location)?
         }
     };
     for (i, a) in axes.iter().enumerate() {
         if !AXES5.contains(&a.name.as_str()) {
-            return Err(format!(
+            return Err(bad(format!(
                 "axis {:?} is not one of t, c, z, y, x; omeflow reads images with those axes",
                 a.name
-            ));
+            )));
         }
         if axes[..i].iter().any(|b| b.name == a.name) {
-            return Err(format!("axis {:?} is declared twice", a.name));
+            return Err(bad(format!("axis {:?} is declared twice", a.name)));
         }
     }
     for p in &paths {
@@ -221,25 +227,25 @@ pub(crate) fn parse(
             .any(|seg| seg.is_empty() || seg == "." || seg == "..")
             || p.contains('\\')
         {
-            return Err(format!(
+            return Err(bad(format!(
                 "dataset path {p:?} is not a relative path inside the image"
-            ));
+            )));
         }
     }
     if paths.len() > 64 {
-        return Err(format!(
+        return Err(bad(format!(
             "{} resolution levels declared; at most 64 are read",
             paths.len()
-        ));
+        )));
     }
     let n = axes.len();
     let global = ms.get("coordinateTransformations");
-    let (gscale, gtrans) = transforms(global, n)?;
+    let (gscale, gtrans) = transforms(global, n, location)?;
     let levels = datasets
         .iter()
         .zip(paths)
         .map(|(d, path)| {
-            let (s, t) = transforms(d.get("coordinateTransformations"), n)?;
+            let (s, t) = transforms(d.get("coordinateTransformations"), n, location)?;
             Ok(Level {
                 path,
                 scale: s.iter().zip(&gscale).map(|(a, b)| a * b).collect(),
@@ -251,7 +257,7 @@ pub(crate) fn parse(
                     .collect(),
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>>>()?;
 
     let channels = ome
         .get("omero")
@@ -279,11 +285,15 @@ pub(crate) fn parse(
     }))
 }
 
-/// t,c,z,y,x cut to the last `ndim` axes, as NGFF 0.1/0.2 and bare arrays imply.
-pub(crate) fn default_axes(ndim: usize) -> Result<Vec<Axis>, String> {
+/// t,c,z,y,x cut to the last `ndim` axes, as NGFF 0.1/0.2 and bare arrays imply; an array of
+/// another dimensionality is [`Error::InvalidMetadata`] at `location`.
+pub(crate) fn default_axes(ndim: usize, location: &str) -> Result<Vec<Axis>> {
     if !(2..=5).contains(&ndim) {
-        return Err(format!(
-            "the array has {ndim} dimensions; without `axes` omeflow expects 2 to 5 (t, c, z, y, x)"
+        return Err(invalid(
+            location,
+            format!(
+                "the array has {ndim} dimensions; without `axes` omeflow expects 2 to 5 (t, c, z, y, x)"
+            ),
         ));
     }
     Ok(AXES5[5 - ndim..]
@@ -296,7 +306,14 @@ pub(crate) fn default_axes(ndim: usize) -> Result<Vec<Axis>, String> {
         .collect())
 }
 
-fn transforms(v: Option<&Value>, n: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+fn invalid(location: &str, reason: String) -> Error {
+    Error::InvalidMetadata {
+        location: location.to_string(),
+        reason,
+    }
+}
+
+fn transforms(v: Option<&Value>, n: usize, location: &str) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut scale = vec![1.0; n];
     let mut trans = vec![0.0; n];
     let Some(list) = v.and_then(Value::as_array) else {
@@ -314,15 +331,18 @@ fn transforms(v: Option<&Value>, n: usize) -> Result<(Vec<f64>, Vec<f64>), Strin
             continue;
         };
         if values.len() != n {
-            return Err(format!(
-                "a `{kind}` transform has {} values for {n} axes",
-                values.len()
+            return Err(invalid(
+                location,
+                format!(
+                    "a `{kind}` transform has {} values for {n} axes",
+                    values.len()
+                ),
             ));
         }
         for (dst, v) in target.iter_mut().zip(values) {
             *dst = v
                 .as_f64()
-                .ok_or(format!("a `{kind}` value is not a number"))?;
+                .ok_or_else(|| invalid(location, format!("a `{kind}` value is not a number")))?;
         }
     }
     Ok((scale, trans))
@@ -359,7 +379,7 @@ mod tests {
         let attrs = json!({"multiscales":[{"version":"0.1","datasets":[{"path":"0"},{"path":"1"}]}],
             "omero":{"name":"example.tif","channels":[{"active":true,"color":"0000FF","label":"LaminB1",
             "window":{"start":0,"end":1500,"min":0,"max":65535}}]}});
-        let m = parse(&attrs, 2, |_| Ok(5)).unwrap().unwrap();
+        let m = parse(&attrs, 2, "img", |_| Ok(5)).unwrap().unwrap();
         assert_eq!(m.version, "0.1");
         assert_eq!(m.axes.len(), 5);
         assert_eq!(m.levels.len(), 2);
@@ -374,7 +394,7 @@ mod tests {
             "axes":[{"name":"c","type":"channel"},{"name":"y","type":"space","unit":"micrometer"},{"name":"x","type":"space","unit":"micrometer"}],
             "datasets":[{"path":"0","coordinateTransformations":[{"type":"scale","scale":[1,0.5,0.5]}]}],
             "coordinateTransformations":[{"type":"scale","scale":[1,2,2]}]}]});
-        let m = parse(&attrs, 2, no_ndim).unwrap().unwrap();
+        let m = parse(&attrs, 2, "img", no_ndim).unwrap().unwrap();
         assert_eq!(m.axis_map(), [None, Some(0), None, Some(1), Some(2)]);
         assert_eq!(m.scale5(0).unwrap(), [1.0, 1.0, 1.0, 1.0, 1.0]);
         assert_eq!(m.units5()[3].as_deref(), Some("micrometer"));
@@ -383,14 +403,16 @@ mod tests {
     #[test]
     fn v05_reads_under_ome() {
         let attrs = json!({"ome":{"version":"0.5","multiscales":[{"axes":["z","y","x"],"datasets":[{"path":"s0"}]}]}});
-        let m = parse(&attrs, 3, no_ndim).unwrap().unwrap();
+        let m = parse(&attrs, 3, "img", no_ndim).unwrap().unwrap();
         assert_eq!(m.version, "0.5");
         assert_eq!(m.levels[0].path, "s0");
     }
 
     #[test]
     fn non_image_is_described() {
-        assert!(parse(&json!({"plate":{}}), 2, no_ndim).unwrap().is_none());
+        assert!(parse(&json!({"plate":{}}), 2, "img", no_ndim)
+            .unwrap()
+            .is_none());
         assert!(describe_non_image(&json!({"plate":{}})).contains("plate"));
         assert!(describe_non_image(&json!({"foo":1})).contains("[foo]"));
     }
@@ -398,6 +420,91 @@ mod tests {
     #[test]
     fn unknown_axis_is_an_error() {
         let attrs = json!({"multiscales":[{"axes":["q","y","x"],"datasets":[{"path":"0"}]}]});
-        assert!(parse(&attrs, 2, no_ndim).unwrap_err().contains("\"q\""));
+        let e = parse(&attrs, 2, "img", no_ndim).unwrap_err();
+        assert!(e.to_string().contains("\"q\""), "{e}");
+    }
+
+    /// What is wrong, where: every refusal is `InvalidMetadata` at the location given, with
+    /// the text it always had.
+    #[test]
+    fn malformed_metadata_is_invalid_metadata_at_the_location() {
+        let cases = [
+            (
+                json!({"multiscales": []}),
+                "`multiscales` is not a non-empty list",
+            ),
+            (
+                json!({"multiscales": [{"datasets": []}]}),
+                "`multiscales[0].datasets` is missing or empty",
+            ),
+            (
+                json!({"multiscales": [{"axes": ["y", "x"], "datasets": [{}]}]}),
+                "a dataset has no `path`",
+            ),
+            (
+                json!({"multiscales": [{"axes": [{"type": "space"}], "datasets": [{"path": "0"}]}]}),
+                "an axis has no `name`",
+            ),
+            (
+                json!({"multiscales": [{"axes": [1], "datasets": [{"path": "0"}]}]}),
+                "an axis is neither a string nor an object",
+            ),
+            (
+                json!({"multiscales": [{"axes": "yx", "datasets": [{"path": "0"}]}]}),
+                "`axes` is not a list",
+            ),
+            (
+                json!({"multiscales": [{"axes": ["y", "y"], "datasets": [{"path": "0"}]}]}),
+                "axis \"y\" is declared twice",
+            ),
+            (
+                json!({"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "../0"}]}]}),
+                "dataset path \"../0\" is not a relative path inside the image",
+            ),
+            (
+                json!({"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "0",
+                    "coordinateTransformations": [{"type": "scale", "scale": [1]}]}]}]}),
+                "a `scale` transform has 1 values for 2 axes",
+            ),
+            (
+                json!({"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "0"}],
+                    "coordinateTransformations": [{"type": "translation", "translation": [0, "a"]}]}]}),
+                "a `translation` value is not a number",
+            ),
+        ];
+        for (attrs, reason) in cases {
+            match parse(&attrs, 2, "s3://b/img.zarr", no_ndim) {
+                Err(e @ Error::InvalidMetadata { .. }) => assert_eq!(
+                    e.to_string(),
+                    format!("invalid metadata in s3://b/img.zarr: {reason}")
+                ),
+                other => panic!("{attrs}: {other:?}"),
+            }
+        }
+        let e = parse(
+            &json!({"multiscales": [{"datasets": [{"path": "0"}]}]}),
+            2,
+            "img",
+            |_| Ok(7),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidMetadata { .. }), "{e:?}");
+        assert!(e.to_string().contains("the array has 7 dimensions"), "{e}");
+    }
+
+    #[test]
+    fn the_first_level_error_is_returned_as_it_is() {
+        let attrs = json!({"multiscales": [{"datasets": [{"path": "0"}]}]});
+        let e = parse(&attrs, 2, "img", |p| {
+            Err(Error::NotFound {
+                location: format!("img/{p}"),
+                detail: "gone".into(),
+            })
+        })
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::NotFound { ref location, .. } if location == "img/0"),
+            "{e:?}"
+        );
     }
 }

@@ -80,11 +80,7 @@ impl OmeZarr {
                 } else {
                     2
                 };
-                let axes =
-                    metadata::default_axes(ndim).map_err(|reason| Error::InvalidMetadata {
-                        location: store.location().to_string(),
-                        reason,
-                    })?;
+                let axes = metadata::default_axes(ndim, store.location())?;
                 let metadata = ImageMetadata {
                     version: "none".into(),
                     zarr_format,
@@ -138,15 +134,15 @@ impl OmeZarr {
             None
         };
         let location = store.location().to_string();
-        let parsed = metadata::parse(&attrs, zarr_format, |path| {
-            ndim.ok_or_else(|| Error::NotFound {
-                location: store.describe(path),
-                detail: "the first resolution level's array is missing".into(),
+        let parsed = metadata::parse(&attrs, zarr_format, &location, |path| {
+            // The image's metadata names a level that is not there.
+            ndim.ok_or_else(|| Error::InvalidMetadata {
+                location: location.clone(),
+                reason: format!(
+                    "no OME-Zarr image at {}: the first resolution level's array is missing",
+                    store.describe(path)
+                ),
             })
-        })
-        .map_err(|reason| Error::InvalidMetadata {
-            location: location.clone(),
-            reason,
         })?;
         match parsed {
             Some(metadata) => Ok(Self { store, metadata }),
@@ -275,4 +271,30 @@ fn first_dataset_path(attrs: &Value) -> Option<String> {
         .get("path")?
         .as_str()
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_first_level_is_invalid_metadata_with_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
+        std::fs::write(
+            dir.path().join(".zattrs"),
+            r#"{"multiscales": [{"version": "0.1", "datasets": [{"path": "0"}]}]}"#,
+        )
+        .unwrap();
+        let location = dir.path().to_string_lossy().to_string();
+        let e = open_image(&location).unwrap_err();
+        assert!(matches!(e, Error::InvalidMetadata { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "invalid metadata in {location}: no OME-Zarr image at {location}/0: the first \
+                 resolution level's array is missing"
+            )
+        );
+    }
 }

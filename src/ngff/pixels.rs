@@ -29,38 +29,63 @@ pub const MAX_ELEMENTS: u64 = 1 << 52;
 /// than allocated when it is read.
 pub const MAX_CHUNK_BYTES: u64 = 1 << 30;
 
+/// Which of a level's declared sizes [`check_sizes`] refuses. A reader reports it as
+/// invalid metadata, a writer as an image it cannot write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeError {
+    /// More than [`MAX_ELEMENTS`] elements.
+    Elements { shape: [usize; 5] },
+    /// One (y, x) plane larger than memory can hold.
+    Plane { shape: [usize; 5] },
+    /// One chunk larger than [`MAX_CHUNK_BYTES`].
+    Chunk { chunks: [usize; 5] },
+}
+
+impl std::fmt::Display for SizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SizeError::Elements { shape } => write!(
+                f,
+                "shape {shape:?} declares more than 2^52 elements; the metadata is corrupt"
+            ),
+            SizeError::Plane { shape } => {
+                write!(
+                    f,
+                    "a (y, x) plane of shape {shape:?} does not fit in memory"
+                )
+            }
+            SizeError::Chunk { chunks } => write!(
+                f,
+                "chunks of shape {chunks:?} hold more than {} MiB each; omeflow reads chunks of \
+                 at most that size",
+                MAX_CHUNK_BYTES >> 20
+            ),
+        }
+    }
+}
+
 /// Check a level's declared sizes before anything is allocated or looped over from them:
 /// the element count, one plane's bytes and one chunk's bytes.
 pub(crate) fn check_sizes(
     shape: [usize; 5],
     chunks: [usize; 5],
     elem_size: usize,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), SizeError> {
     let product = |dims: &[usize]| {
         dims.iter()
             .try_fold(1u64, |acc, &n| acc.checked_mul(n as u64))
     };
     match product(&shape) {
         Some(n) if n <= MAX_ELEMENTS => {}
-        _ => {
-            return Err(format!(
-                "shape {shape:?} declares more than 2^52 elements; the metadata is corrupt"
-            ))
-        }
+        _ => return Err(SizeError::Elements { shape }),
     }
     let plane = product(&shape[3..]).and_then(|n| n.checked_mul(elem_size as u64));
     if plane.is_none_or(|b| b > usize::MAX as u64 / 2) {
-        return Err(format!(
-            "a (y, x) plane of shape {shape:?} does not fit in memory"
-        ));
+        return Err(SizeError::Plane { shape });
     }
     match product(&chunks).and_then(|n| n.checked_mul(elem_size as u64)) {
         Some(b) if b <= MAX_CHUNK_BYTES => Ok(()),
-        _ => Err(format!(
-            "chunks of shape {chunks:?} hold more than {} MiB each; omeflow reads chunks of \
-             at most that size",
-            MAX_CHUNK_BYTES >> 20
-        )),
+        _ => Err(SizeError::Chunk { chunks }),
     }
 }
 
@@ -173,7 +198,7 @@ impl Pixels {
             chunks5[slot] = usize::try_from(chunk0[i].get())
                 .map_err(|_| bad(format!("chunk axis {i} of {} is too long", chunk0[i])))?;
         }
-        check_sizes(shape5, chunks5, dtype.size()).map_err(bad)?;
+        check_sizes(shape5, chunks5, dtype.size()).map_err(|e| bad(e.to_string()))?;
         let sharded = match array.metadata() {
             zarrs::array::ArrayMetadata::V3(m) => {
                 m.codecs.iter().any(|c| c.name() == "sharding_indexed")
@@ -419,7 +444,7 @@ impl Pixels {
                 Slice::from(r.start as usize..r.end as usize)
             });
             // Straight from the decoded chunk: one copy per pixel, no intermediate array.
-            let data = data.view().map_err(|e| self.invalid(e))?;
+            let data = data.view(self)?;
             let part = data.slice_each_axis(|ax| {
                 let r = &in_data[ax.axis.index()];
                 Slice::from(r.start as usize..r.end as usize)
@@ -511,7 +536,7 @@ impl Pixels {
                 .map_err(|e| Error::Storage {
                     location: self.inner.store.describe(&key),
                     reason: crate::store::error_chain(&e),
-                    source: None,
+                    source: crate::store::clean_source(e),
                 })?;
         let Some(encoded) = encoded else {
             // A missing chunk is the fill value, but a folder where a chunk file belongs is a
@@ -523,10 +548,11 @@ impl Pixels {
             return ArrayBytes::new_fill_value(array.data_type(), elements, array.fill_value())
                 .map_err(|e| self.corrupt(&key, e));
         };
-        self.inner
-            .layers
-            .check(&encoded, decoded_len)
-            .map_err(|reason| self.corrupt(&key, reason))?;
+        let at = super::chunk::ChunkAt {
+            location: self.inner.store.location(),
+            key: &key,
+        };
+        self.inner.layers.check(&encoded, decoded_len, at)?;
         let bytes = array
             .codecs()
             .decode(
@@ -592,7 +618,7 @@ impl Pixels {
             Error::Storage {
                 location: self.inner.store.describe(&key),
                 reason,
-                source: None,
+                source: crate::store::clean_source(e),
             }
         } else {
             Error::CorruptChunk {
@@ -615,19 +641,20 @@ enum Decoded<T> {
 }
 
 impl<T: Element> Decoded<T> {
-    /// The chunk as elements of `T`, without copying when the bytes are aligned for `T`.
-    fn view(&self) -> std::result::Result<ndarray::CowArray<'_, T, IxDyn>, String> {
+    /// The chunk as elements of `T`, without copying when the bytes are aligned for `T`; a
+    /// chunk that does not hold its shape is invalid metadata of `px`.
+    fn view(&self, px: &Pixels) -> Result<ndarray::CowArray<'_, T, IxDyn>> {
         match self {
             Decoded::Array(a) => Ok(a.view().into()),
             Decoded::Bytes { bytes, shape } => {
                 let n: usize = shape.iter().product();
                 let size = std::mem::size_of::<T>();
                 if bytes.len() != n * size {
-                    return Err(format!(
+                    return Err(px.invalid(format!(
                         "decoded chunk of {} bytes for {n} elements of {} bytes",
                         bytes.len(),
                         size
-                    ));
+                    )));
                 }
                 // SAFETY: `Element` is implemented only for the plain integer and float types
                 // of `DType` (its `wrap` needs an `AnyArray` variant), for which every bit
@@ -636,7 +663,7 @@ impl<T: Element> Decoded<T> {
                 if head.is_empty() && tail.is_empty() {
                     return ndarray::ArrayViewD::from_shape(IxDyn(shape), elements)
                         .map(Into::into)
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| px.invalid(e));
                 }
                 // Unaligned bytes (allocators align, so this is rare): copy them out.
                 let mut v: Vec<T> = Vec::with_capacity(n);
@@ -652,7 +679,7 @@ impl<T: Element> Decoded<T> {
                 }
                 ArrayD::from_shape_vec(IxDyn(shape), v)
                     .map(Into::into)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| px.invalid(e))
             }
         }
     }
@@ -698,5 +725,65 @@ fn with_plane_dtype(a: AnyArray<ndarray::Ix5>) -> AnyArray<ndarray::Ix2> {
         AnyArray::I32(a) => AnyArray::I32(squeeze(a)),
         AnyArray::F32(a) => AnyArray::F32(squeeze(a)),
         AnyArray::F64(a) => AnyArray::F64(squeeze(a)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_the_store_cannot_read_is_a_storage_error_with_its_source() {
+        use crate::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("s.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 1, 4, 4], DType::U8).with_version(NgffVersion::V0_4);
+        let w = ImageWriter::create(&loc, spec).unwrap();
+        w.write_plane(0, 0, 0, &Array2::<u8>::ones((4, 4))).unwrap();
+        let px = crate::ngff::open_image(&loc).unwrap().level(0).unwrap();
+        // The chunk's folder becomes a file: the store fails to read the chunk below it.
+        let level = dir.path().join("s.zarr/0/0");
+        std::fs::remove_dir_all(&level).unwrap();
+        std::fs::write(&level, b"not a folder").unwrap();
+        let e = px.plane(0, 0, 0).unwrap_err();
+        match &e {
+            Error::Storage {
+                source: Some(source),
+                reason,
+                ..
+            } => {
+                assert!(source.is::<zarrs::storage::StorageError>(), "{source:?}");
+                assert!(reason.starts_with(&source.to_string()), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refused_sizes_say_which_with_their_texts() {
+        let big = 1usize << 20;
+        assert_eq!(check_sizes([1, 1, 1, 64, 64], [1, 1, 1, 64, 64], 2), Ok(()));
+        let e = check_sizes([big, big, big, 1, 1], [1; 5], 1).unwrap_err();
+        assert_eq!(
+            e,
+            SizeError::Elements {
+                shape: [big, big, big, 1, 1]
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "shape {:?} declares more than 2^52 elements; the metadata is corrupt",
+                [big, big, big, 1, 1]
+            )
+        );
+        // (A plane too large for memory needs more than 2^52 elements on 64-bit targets.)
+        let e =
+            check_sizes([1, 1, 1, 1 << 16, 1 << 16], [1, 1, 1, 1 << 16, 1 << 16], 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "chunks of shape [1, 1, 1, 65536, 65536] hold more than 1024 MiB each; omeflow reads \
+             chunks of at most that size"
+        );
     }
 }

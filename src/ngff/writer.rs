@@ -384,7 +384,7 @@ impl ImageWriter {
             .put(
                 super::marker::MARKER,
                 super::marker::Marker::new(super::marker::State::Writing, spec.levels, planes)
-                    .to_bytes(),
+                    .to_bytes()?,
             )
             .await?;
         let mut attrs = json!({"multiscales": spec.multiscales()});
@@ -454,9 +454,12 @@ impl ImageWriter {
         let [_, sc, sz, _, _] = self.spec.shape;
         let i = ((t * sc + c) * sz + z) as u64;
         let last = {
-            let mut w = self.commit.written.lock().map_err(|_| Error::Write {
-                location: self.location().to_string(),
-                reason: "a writer thread panicked".into(),
+            let mut w = self.commit.written.lock().map_err(|_| {
+                Error::Internal(format!(
+                    "the record of planes written to {} is poisoned: a writer thread panicked \
+                     while updating it",
+                    self.location()
+                ))
             })?;
             let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
             if w.0[word] & bit == 0 {
@@ -489,7 +492,7 @@ impl ImageWriter {
                     self.spec.levels,
                     c.planes,
                 )
-                .to_bytes(),
+                .to_bytes()?,
             )
             .await
     }
@@ -555,10 +558,15 @@ impl ImageWriter {
                 0..h as u64,
                 0..w as u64,
             ]);
+            // In row-major order, whatever the caller's layout (a transposed plane is fine),
+            // so the reshape cannot fail.
             let data = current
-                .clone()
+                .as_standard_layout()
+                .into_owned()
                 .into_shape_with_order((1, 1, 1, h, w))
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                .map_err(|e| {
+                    Error::Internal(format!("reshaping a ({h}, {w}) plane to 5 axes: {e}"))
+                })?;
             array
                 .async_store_array_subset(&subset, data)
                 .await
@@ -734,21 +742,24 @@ async fn write_group(store: &Store, version: NgffVersion, attrs: Value) -> Resul
     match version {
         NgffVersion::V0_4 => {
             store
-                .put(".zgroup", pretty(&json!({"zarr_format": 2})))
+                .put(".zgroup", pretty(&json!({"zarr_format": 2}))?)
                 .await?;
-            store.put(".zattrs", pretty(&attrs)).await
+            store.put(".zattrs", pretty(&attrs)?).await
         }
         NgffVersion::V0_5 => {
             let mut ome = attrs;
             ome["version"] = json!("0.5");
             let doc = json!({"zarr_format": 3, "node_type": "group", "attributes": {"ome": ome}});
-            store.put("zarr.json", pretty(&doc)).await
+            store.put("zarr.json", pretty(&doc)?).await
         }
     }
 }
 
-fn pretty(v: &Value) -> Vec<u8> {
-    serde_json::to_vec_pretty(v).unwrap_or_default()
+/// `v` as pretty JSON. A `Value` always serialises; were it not to, an empty metadata file would
+/// be written, so it is an error rather than a default.
+fn pretty(v: &Value) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v)
+        .map_err(|e| Error::Internal(format!("serialising group metadata: {e}")))
 }
 
 fn from_json<M: serde::de::DeserializeOwned>(store: &Store, v: Value) -> Result<M> {
@@ -821,5 +832,25 @@ mod tests {
     fn level_shapes_halve_floor() {
         let s = ImageSpec::new([1, 2, 3, 135, 128], DType::U16).with_levels(3);
         assert_eq!(s.level_shape(2), [1, 2, 3, 33, 32]);
+    }
+
+    /// A plane in column-major order (a transposed array) is written like any other.
+    #[test]
+    fn a_column_major_plane_is_written_as_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("f.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 1, 3, 4], DType::U16).with_levels(2);
+        let w = ImageWriter::create(&loc, spec).unwrap();
+        let rows = Array2::from_shape_fn((4, 3), |(i, j)| (i * 10 + j) as u16);
+        let plane = rows.reversed_axes();
+        assert!(!plane.is_standard_layout());
+        w.write_plane(0, 0, 0, &plane).unwrap();
+        let back = crate::ngff::open_image(&loc)
+            .unwrap()
+            .level(0)
+            .unwrap()
+            .plane_as::<u16>(0, 0, 0)
+            .unwrap();
+        assert_eq!(back, plane);
     }
 }

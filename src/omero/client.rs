@@ -55,7 +55,7 @@ struct Answer {
 enum Attempt {
     Answer(Answer, Vec<String>),
     /// Dropped connection, timeout, unreadable body: worth another attempt.
-    Transient(String),
+    Transient(reqwest::Error),
     /// More than [`MAX_ANSWER_BYTES`]: another attempt would be as large.
     TooLarge(Option<u64>),
 }
@@ -215,6 +215,12 @@ fn host_port(url: &Url) -> String {
     }
 }
 
+/// A reqwest error to keep as the `source` of an [`Error::Omero`]: without its URL, as the
+/// reason beside it already names the call.
+fn reqwest_source(e: reqwest::Error) -> Option<crate::error::BoxError> {
+    Some(Box::new(e.without_url()))
+}
+
 fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -265,7 +271,7 @@ impl ServerClient {
             host: shown.clone(),
             call: "setup".into(),
             reason: describe_reqwest(&e),
-            source: None,
+            source: reqwest_source(e),
         };
         let http = builder()
             .redirect(within_origin)
@@ -526,8 +532,7 @@ impl ServerClient {
             .get("data")
             .filter(|d| d.is_object())
             .ok_or_else(|| self.malformed(&call, "no image object under \"data\""))?;
-        let mut image =
-            image_from_json(data, self.pixel_source()).map_err(|e| self.malformed(&call, &e))?;
+        let mut image = image_from_json(data, self.pixel_source(), &self.host, &call)?;
         image.studies = self.studies(id);
         Ok(image)
     }
@@ -600,8 +605,7 @@ impl ServerClient {
                 .and_then(Value::as_u64);
             let mut fresh = 0usize;
             for item in page {
-                let image = image_from_json(item, self.pixel_source())
-                    .map_err(|e| self.malformed(&call, &e))?;
+                let image = image_from_json(item, self.pixel_source(), &self.host, &call)?;
                 // Images added while listing shift later pages; one seen twice is skipped.
                 if !seen.insert(image.id) {
                     continue;
@@ -805,6 +809,8 @@ impl ServerClient {
         let mut backoff = self.options.initial_backoff;
         let attempts = attempts.max(1);
         let mut last = String::new();
+        // The error of the last attempt when it got no answer, for the error's `source`.
+        let mut last_error = None;
         for attempt in 1..=attempts {
             if attempt > 1 {
                 std::thread::sleep(backoff);
@@ -843,6 +849,7 @@ impl ServerClient {
                     self.store_cookies(&set_cookies);
                     if answer.status.is_server_error() && attempt < attempts {
                         last = format!("HTTP {}", answer.status);
+                        last_error = None;
                         continue;
                     }
                     return Ok(answer);
@@ -859,7 +866,8 @@ impl ServerClient {
                         source: None,
                     });
                 }
-                Attempt::Transient(detail) => {
+                Attempt::Transient(e) => {
+                    let detail = describe_reqwest(&e);
                     if is_dns_failure(&detail) {
                         return Err(Error::Omero {
                             host: self.host.clone(),
@@ -867,10 +875,11 @@ impl ServerClient {
                             reason: format!(
                                 "unknown host ({detail}); check the host name, e.g. idr.openmicroscopy.org"
                             ),
-                            source: None,
+                            source: reqwest_source(e),
                         });
                     }
                     last = detail;
+                    last_error = Some(e);
                 }
             }
         }
@@ -886,7 +895,7 @@ impl ServerClient {
                     "no answer after {attempts} attempts ({last}); check the host and your network, or raise ConnectOptions::with_retries"
                 )
             },
-            source: None,
+            source: last_error.and_then(reqwest_source),
         })
     }
 
@@ -930,7 +939,7 @@ impl ServerClient {
 async fn read_answer(request: reqwest::RequestBuilder) -> Result<Attempt> {
     let mut response = match request.send().await {
         Ok(r) => r,
-        Err(e) => return Ok(Attempt::Transient(describe_reqwest(&e))),
+        Err(e) => return Ok(Attempt::Transient(e)),
     };
     let status = response.status();
     let set_cookies: Vec<String> = response
@@ -958,7 +967,7 @@ async fn read_answer(request: reqwest::RequestBuilder) -> Result<Attempt> {
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Ok(Attempt::Transient(describe_reqwest(&e))),
+            Err(e) => return Ok(Attempt::Transient(e)),
         }
     }
     Ok(Attempt::Answer(
@@ -982,6 +991,41 @@ impl Drop for ServerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_that_does_not_answer_keeps_reqwests_error_without_its_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = ConnectOptions::default()
+            .with_retries(1)
+            .with_backoff(Duration::from_millis(1));
+        let e = ServerClient::connect(
+            &format!("http://127.0.0.1:{port}"),
+            "",
+            Secret::new(""),
+            options,
+        )
+        .unwrap_err();
+        match &e {
+            Error::Omero {
+                source: Some(source),
+                reason,
+                ..
+            } => {
+                let source = source
+                    .downcast_ref::<reqwest::Error>()
+                    .expect("reqwest's own error");
+                assert!(source.url().is_none(), "{source:?}");
+                assert!(reason.starts_with("no answer after 2 attempts"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The printed line is the error's text alone; the source adds nothing to it.
+        assert_eq!(crate::store::error_chain(&e), e.to_string());
+    }
 
     #[test]
     fn hosts_mean_https_unless_written() {

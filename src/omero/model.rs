@@ -475,15 +475,23 @@ const MAX_SIZE: u64 = i32::MAX as u64;
 const MAX_VOXELS: u64 = 1 << 50;
 
 /// Build an image from one object of OMERO's JSON (`data` of `/m/images/{id}/`, or one entry of
-/// a dataset's list). `Err` carries what is wrong, for the caller to name the call.
+/// a dataset's list) that `call` on `host` answered; [`Error::OmeroMalformed`] saying what is
+/// wrong with it.
 pub(crate) fn image_from_json(
     v: &Value,
     source: PixelSource,
-) -> std::result::Result<Image, String> {
+    host: &str,
+    call: &str,
+) -> Result<Image> {
+    let bad = |reason: String| Error::OmeroMalformed {
+        host: host.to_string(),
+        call: call.to_string(),
+        reason,
+    };
     let id = v
         .get("@id")
         .and_then(Value::as_u64)
-        .ok_or("no numeric \"@id\"")?;
+        .ok_or_else(|| bad("no numeric \"@id\"".into()))?;
     let name = v
         .get("Name")
         .and_then(Value::as_str)
@@ -492,24 +500,26 @@ pub(crate) fn image_from_json(
     let px = v
         .get("Pixels")
         .filter(|p| p.is_object())
-        .ok_or_else(|| format!("image {id} has no \"Pixels\" object"))?;
-    let size = |k: &str| -> std::result::Result<usize, String> {
+        .ok_or_else(|| bad(format!("image {id} has no \"Pixels\" object")))?;
+    let size = |k: &str| -> Result<usize> {
         let v = px
             .get(k)
-            .ok_or_else(|| format!("image {id}: Pixels has no numeric \"{k}\""))?;
+            .ok_or_else(|| bad(format!("image {id}: Pixels has no numeric \"{k}\"")))?;
         v.as_u64()
             .filter(|n| (1..=MAX_SIZE).contains(n))
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
-                format!("image {id}: Pixels {k} is {v}, not a whole number from 1 to {MAX_SIZE}")
+                bad(format!(
+                    "image {id}: Pixels {k} is {v}, not a whole number from 1 to {MAX_SIZE}"
+                ))
             })
     };
-    let positive = |what: &str, v: &Value| -> std::result::Result<f64, String> {
+    let positive = |what: &str, v: &Value| -> Result<f64> {
         v.as_f64()
             .filter(|x| x.is_finite() && *x > 0.0)
-            .ok_or_else(|| format!("image {id}: {what} is {v}, not a positive number"))
+            .ok_or_else(|| bad(format!("image {id}: {what} is {v}, not a positive number")))
     };
-    let length = |k: &str| -> std::result::Result<Option<Length>, String> {
+    let length = |k: &str| -> Result<Option<Length>> {
         let Some(value) = px.get(k).and_then(|l| l.get("Value")) else {
             return Ok(None);
         };
@@ -539,18 +549,18 @@ pub(crate) fn image_from_json(
         .try_fold(size_x as u64, |acc, &n| acc.checked_mul(n as u64))
         .filter(|v| *v <= MAX_VOXELS);
     if voxels.is_none() {
-        return Err(format!(
+        return Err(bad(format!(
             "image {id}: sizes T, C, Z, Y, X {size_t}, {size_c}, {size_z}, {size_y}, {size_x} \
              make more than {MAX_VOXELS} voxels"
-        ));
+        )));
     }
     let channels = match px.get("Channels") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(list)) if list.len() > size_c => {
-            return Err(format!(
+            return Err(bad(format!(
                 "image {id}: {} channels listed for SizeC {size_c}",
                 list.len()
-            ))
+            )))
         }
         Some(Value::Array(list)) => list
             .iter()
@@ -567,8 +577,8 @@ pub(crate) fn image_from_json(
                         .transpose()?,
                 })
             })
-            .collect::<std::result::Result<_, String>>()?,
-        Some(_) => return Err(format!("image {id}: \"Channels\" is not a list")),
+            .collect::<Result<_>>()?,
+        Some(_) => return Err(bad(format!("image {id}: \"Channels\" is not a list"))),
     };
     Ok(Image {
         id,
@@ -619,7 +629,7 @@ mod tests {
             "EmissionWavelength":{"Symbol":"nm","Value":470,"Unit":"NANOMETER"}}]}}"#,
         )
         .unwrap();
-        let image = image_from_json(&v, PixelSource::Local(PathBuf::new())).unwrap();
+        let image = image_from_json(&v, PixelSource::Local(PathBuf::new()), "h", "c").unwrap();
         assert_eq!(image.id(), 16783);
         assert_eq!((image.size_t(), image.size_c(), image.size_z()), (1, 2, 29));
         assert_eq!(image.pixel_type(), "uint16");
@@ -634,8 +644,19 @@ mod tests {
     #[test]
     fn malformed_images_say_what_is_missing() {
         let v: Value = serde_json::from_str(r#"{"@id":1,"Pixels":{"SizeX":2}}"#).unwrap();
-        let e = image_from_json(&v, PixelSource::Local(PathBuf::new())).unwrap_err();
+        let e = image_from_json(&v, PixelSource::Local(PathBuf::new()), "h", "c").unwrap_err();
+        assert!(matches!(e, Error::OmeroMalformed { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("SizeT") || e.contains("SizeY"), "{e}");
+        // Named by the call, the text as it always was.
+        let v: Value = serde_json::from_str(r#"{"Pixels":{}}"#).unwrap();
+        let e = image_from_json(&v, PixelSource::Local(PathBuf::new()), "idr", "GET /x/")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "OMERO GET /x/ on idr answered malformed JSON: no numeric \"@id\""
+        );
     }
 
     #[test]
@@ -643,7 +664,7 @@ mod tests {
         let image = |pixels: &str| {
             let v: Value =
                 serde_json::from_str(&format!(r#"{{"@id":1,"Pixels":{pixels}}}"#)).unwrap();
-            image_from_json(&v, PixelSource::Local(PathBuf::new()))
+            image_from_json(&v, PixelSource::Local(PathBuf::new()), "h", "c")
         };
         let ok = r#"{"SizeX":2,"SizeY":2,"SizeZ":1,"SizeC":1,"SizeT":1}"#;
         assert!(image(ok).is_ok());
@@ -674,7 +695,8 @@ mod tests {
             ),
         ] {
             let e = image(&pixels).unwrap_err();
-            assert!(e.contains(what), "{pixels}: {e}");
+            assert!(matches!(e, Error::OmeroMalformed { .. }), "{e:?}");
+            assert!(e.to_string().contains(what), "{pixels}: {e}");
         }
     }
 

@@ -29,6 +29,7 @@ use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, Re
 
 pub use crate::runtime::IoRuntime;
 
+use crate::error::BoxError;
 use crate::{Error, Result};
 
 /// A secret string (S3 secret key, session token): never printed by `Debug` or `Display`.
@@ -524,14 +525,29 @@ pub(crate) fn storage_error(location: &str, e: object_store::Error) -> Error {
                      or read anonymously: {}",
                 error_chain(&e)
             ),
-            source: None,
+            source: clean_source(e),
         },
         other => Error::Storage {
             location: location.to_string(),
             reason: error_chain(&other),
-            source: None,
+            source: clean_source(other),
         },
     }
+}
+
+/// `e` to keep as the `source` of an error, unless showing it would show credentials.
+///
+/// object_store names the URL it requested in its errors' `Display` and `Debug`, with the
+/// `user:password@` of a location that has one (zarrs keeps object_store's text). The reason
+/// beside a source is always [`redact`]ed, so it says everything; a source that would need
+/// redacting is left out rather than altered, so a kept source is the backend's own error, for
+/// `downcast_ref`.
+pub(crate) fn clean_source<E>(e: E) -> Option<BoxError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let shown = format!("{} {e:?}", error_chain_raw(&e));
+    (redact(&shown) == shown).then(|| Box::new(e) as BoxError)
 }
 
 /// `text` with the `user:password@` of every URL in it removed, so a location with
@@ -610,6 +626,51 @@ mod tests {
     fn unknown_scheme_is_rejected() {
         let e = Store::open("gs://bucket/x", &StoreOptions::default()).unwrap_err();
         assert!(e.to_string().contains("unsupported scheme"), "{e}");
+    }
+
+    /// A read from `url` that fails: nothing listens on port 9.
+    fn failed_get(url: &str) -> Error {
+        let store = Store::open(url, &StoreOptions::default().with_max_retries(0)).unwrap();
+        let s = store.clone();
+        store
+            .runtime()
+            .block_on(async move { s.get(".zattrs").await })
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_storage_error_keeps_object_stores_error_as_its_source() {
+        let e = failed_get("http://127.0.0.1:9/x.zarr");
+        match &e {
+            Error::Storage {
+                source: Some(source),
+                reason,
+                ..
+            } => {
+                let backend = source
+                    .downcast_ref::<object_store::Error>()
+                    .expect("object_store's own error");
+                assert!(reason.starts_with(&backend.to_string()), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(std::error::Error::source(&e).is_some());
+        // The reason already holds the chain: walking the sources adds nothing to the line.
+        assert_eq!(error_chain(&e), e.to_string());
+    }
+
+    #[test]
+    fn a_source_that_would_show_credentials_is_left_out() {
+        let e = failed_get("http://alice:s3cr3t-pw@127.0.0.1:9/x.zarr");
+        assert!(matches!(e, Error::Storage { source: None, .. }), "{e:?}");
+        let shown = format!("{e} | {e:?} | {}", error_chain(&e));
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("127.0.0.1:9"), "{shown}");
+
+        let with = std::io::Error::other("GET http://u:pw@host/x failed");
+        assert!(clean_source(with).is_none());
+        let without = std::io::Error::other("GET http://host/x failed");
+        assert!(clean_source(without).is_some());
     }
 
     #[test]

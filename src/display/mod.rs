@@ -7,7 +7,7 @@
 //! The domain modules (`omero`, `compute`, `ngff`, `classify`, `store`) hold no HTML and do not
 //! know this module; the impls live here:
 //!
-//! - [`metadata`]: `Pixels`, `Project`;
+//! - [`metadata`]: `Pixels`, `Image`, a list of images, `Connection`, `Client`, `Project`;
 //! - [`results`]: `Segmentation` (one, or a list as a table and a plot), `Probabilities`;
 //! - [`picture`]: `Picture` and `Gallery`.
 //!

@@ -408,7 +408,11 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 threads,
                 ..omeflow::classify::ClassifyTask::new(url, level, project)
             };
-            let report = omeflow::classify::run_classify(&task, &remote.options())?;
+            let report = omeflow::classify::run_classify(
+                &task,
+                &remote.options(),
+                &omeflow::display::save_probability_png,
+            )?;
             if json {
                 println!(
                     "{}",

@@ -1,10 +1,10 @@
 //! `omeflow classify`: a project run on an OME-Zarr image, time point by time point, with the
 //! probabilities streamed to an OME-Zarr image and PNGs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::s;
+use ndarray::{s, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -85,7 +85,15 @@ pub struct ClassifyReport {
 /// Every option, and the project against the image (channels, dimensionality, the largest
 /// filter against the smallest axis), is checked before any output is created: a refused run
 /// leaves nothing behind.
-pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<ClassifyReport> {
+///
+/// `write_png` writes each PNG (one class's probabilities 0..1 of plane `png_z`, to a path):
+/// drawing belongs to the caller, as `omeflow classify` passes
+/// `omeflow::display::save_probability_png`.
+pub fn run_classify(
+    task: &ClassifyTask,
+    options: &StoreOptions,
+    write_png: &dyn Fn(&Array2<f32>, &Path) -> Result<()>,
+) -> Result<ClassifyReport> {
     check_threads(task.threads)?;
     if task.png_dir.is_none() && task.png_z != 0 {
         return Err(Error::InvalidArgument(format!(
@@ -195,12 +203,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
             for k in 0..ncls {
                 let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
                 let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
-                crate::display::Picture::mapped(
-                    &plane,
-                    crate::display::Colormap::Viridis,
-                    Some((0.0, 1.0)),
-                )
-                .save_png(&path)?;
+                write_png(&plane, &path)?;
                 pngs.push(path.display().to_string());
             }
         }
@@ -258,7 +261,7 @@ mod tests {
             ..ClassifyTask::new(src, 0, PROJECT)
         };
         edit(&mut task);
-        let e = run_classify(&task, &StoreOptions::default())
+        let e = run_classify(&task, &StoreOptions::default(), &|_, _| Ok(()))
             .unwrap_err()
             .to_string();
         assert!(!out.exists(), "{e}: the output was created");

@@ -195,3 +195,9 @@ pub fn save_objects_plot(results: &[Segmentation], path: impl AsRef<Path>) -> Re
 fn probability_picture(plane: &Array2<f32>) -> Picture {
     Picture::mapped(plane, Colormap::Viridis, Some((0.0, 1.0)))
 }
+
+/// Write one class's probabilities (0..1) of one plane as a viridis PNG, uncaptioned: the
+/// pictures of `omeflow classify --png` (see [`crate::classify::run_classify`]).
+pub fn save_probability_png(plane: &Array2<f32>, path: &Path) -> Result<()> {
+    probability_picture(plane).save_png(path)
+}

@@ -1507,6 +1507,7 @@ fn fake_omero() -> (String, Arc<ServerState>) {
 
 #[test]
 fn fuzz_omero_answers() {
+    use omeflow::display::Show;
     use omeflow::omero::{connect_with, ConnectOptions, ImageTable};
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cases = case_seeds("omero", 0.25);

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use omeflow::display::Show;
 use omeflow::omero::{connect, connect_with, ConnectOptions, ImageList, SAMPLE};
 use omeflow::sample::{write_sample, SampleSpec};
 use omeflow::Error;
@@ -683,7 +684,7 @@ fn dataset_images_follow_pagination() {
         table.contains("image-15.tif") && table.contains("5 images"),
         "{table}"
     );
-    assert!(images.table().to_html().starts_with("<table>"));
+    assert!(images.table().to_html().unwrap().starts_with("<table>"));
 }
 
 #[test]
@@ -783,7 +784,7 @@ fn the_sample_catalogue_answers_like_a_server() {
     assert_eq!(images.len(), 4);
     let plane = image.pixels(2).unwrap().plane_f64(0, 0, 5).unwrap();
     assert_eq!(plane.dim(), (64, 64));
-    assert!(image.to_html().contains("LaminB1"));
+    assert!(image.to_html().unwrap().contains("LaminB1"));
     // The second tutorial's dataset: every image of it is classified.
     let embryos = conn.dataset_images(2).unwrap();
     let ids: Vec<u64> = embryos.iter().map(|i| i.id()).collect();

@@ -213,12 +213,7 @@ pub fn run(
                 for k in 0..ncls {
                     let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
                     let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
-                    crate::display::Picture::mapped(
-                        &plane,
-                        crate::display::Colormap::Viridis,
-                        Some((0.0, 1.0)),
-                    )
-                    .save_png(&path)?;
+                    crate::display::save_probability_png(&plane, &path)?;
                     pngs.push(path.display().to_string());
                 }
             }

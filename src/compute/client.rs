@@ -268,19 +268,6 @@ impl Client {
             s.failed.load(Ordering::Relaxed),
         )
     }
-
-    /// Show the client in Jupyter (evcxr calls this for a value that ends a cell).
-    pub fn evcxr_display(&self) {
-        let (submitted, running, finished, failed) = self.counts();
-        let pending = submitted.saturating_sub(running + finished);
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<table><tr><th colspan=2 style=\"text-align:left\">omeflow Client</th></tr>\
-             <tr><td>workers</td><td>{}</td></tr><tr><td>submitted</td><td>{submitted}</td></tr>\
-             <tr><td>pending</td><td>{pending}</td></tr><tr><td>running</td><td>{running}</td></tr>\
-             <tr><td>finished</td><td>{finished}</td></tr><tr><td>failed</td><td>{failed}</td></tr></table>\nEVCXR_END_CONTENT",
-            self.workers()
-        );
-    }
 }
 
 impl fmt::Display for Client {

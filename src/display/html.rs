@@ -54,4 +54,11 @@ mod tests {
         assert_eq!(bytes(34_560), "33.75 kiB");
         assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.00 GiB");
     }
+
+    #[test]
+    fn escapes_apostrophes() {
+        // A name in a single-quoted attribute, or a catalogue folder like "Ana's images".
+        assert_eq!(escape("Ana's images"), "Ana&#39;s images");
+        assert_eq!(escape("<td title='x'>"), "&lt;td title=&#39;x&#39;&gt;");
+    }
 }

@@ -7,6 +7,7 @@ use base64::Engine;
 use ndarray::{ArrayBase, Data, Ix2};
 
 use super::colormap::{label_colour, Colormap};
+use super::Show;
 use crate::ngff::{AnyArray, Element};
 use crate::{Error, Result};
 
@@ -342,6 +343,29 @@ fn file_stem(caption: &str) -> Option<String> {
     }
     let stem = stem.trim_end_matches('_').to_string();
     (!stem.is_empty()).then_some(stem)
+}
+
+impl Show for Picture {
+    fn to_html(&self) -> Result<String> {
+        Picture::to_html(self)
+    }
+    fn to_text(&self) -> String {
+        format!(
+            "picture {} x {} {}",
+            self.width(),
+            self.height(),
+            self.caption()
+        )
+    }
+}
+
+impl Show for Gallery {
+    fn to_html(&self) -> Result<String> {
+        Gallery::to_html(self)
+    }
+    fn to_text(&self) -> String {
+        format!("{} pictures", self.0.len())
+    }
 }
 
 #[cfg(test)]

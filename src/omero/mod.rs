@@ -269,14 +269,6 @@ impl Connection {
             Backend::Server(_) => Vec::new(),
         }
     }
-
-    /// Show the connection in Jupyter.
-    pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<table><tr><th style=\"text-align:left\">{}</th></tr></table>\nEVCXR_END_CONTENT",
-            model::escape(&self.to_string())
-        );
-    }
 }
 
 impl fmt::Display for Connection {

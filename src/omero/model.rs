@@ -1,5 +1,6 @@
 //! What a connection answers: [`Image`] with its [`Channel`]s, parsed from OMERO's JSON or built
-//! from an OME-Zarr image's own metadata, and how both show in a notebook.
+//! from an OME-Zarr image's own metadata, and how both print as text (`omeflow::display` shows
+//! them in a notebook).
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -99,6 +100,18 @@ impl Channel {
     /// The name, or the index when the channel has none.
     pub fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.index.to_string())
+    }
+
+    /// The label, colour and emission wavelength, where given (`LaminB1 #00FF00FF em 520 nm`).
+    pub(crate) fn description(&self) -> String {
+        let mut s = self.label();
+        if let Some(rgba) = self.color {
+            let _ = write!(s, " {rgba}");
+        }
+        if let Some(w) = self.emission_wavelength {
+            let _ = write!(s, " em {w} nm");
+        }
+        s
     }
 }
 
@@ -264,55 +277,8 @@ impl Image {
         }
     }
 
-    /// An HTML table for Jupyter.
-    pub fn to_html(&self) -> String {
-        let mut h = String::new();
-        let _ = write!(
-            h,
-            "<table><tr><th colspan=2 style=\"text-align:left\">Image {} &mdash; {}</th></tr>",
-            self.id,
-            escape(&self.name)
-        );
-        let row = |h: &mut String, k: &str, v: String| {
-            let _ = write!(h, "<tr><td>{k}</td><td>{}</td></tr>", escape(&v));
-        };
-        row(
-            &mut h,
-            "size (T, C, Z, Y, X)",
-            format!(
-                "{}, {}, {}, {}, {}",
-                self.size_t, self.size_c, self.size_z, self.size_y, self.size_x
-            ),
-        );
-        row(&mut h, "pixel type", self.pixel_type.clone());
-        row(&mut h, "physical size (X, Y, Z)", self.physical_sizes());
-        for c in &self.channels {
-            let swatch = c.color.map_or(String::new(), |rgba| {
-                format!(
-                    "<span style=\"display:inline-block;width:0.9em;height:0.9em;background:#{:02X}{:02X}{:02X}\"></span> ",
-                    rgba.r, rgba.g, rgba.b
-                )
-            });
-            let _ = write!(
-                h,
-                "<tr><td>channel {}</td><td>{swatch}{}</td></tr>",
-                c.index,
-                escape(&channel_text(c))
-            );
-        }
-        h.push_str("</table>");
-        h
-    }
-
-    /// Show the image as an HTML table in Jupyter (evcxr calls this for a cell's last value).
-    pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
-    }
-
-    fn physical_sizes(&self) -> String {
+    /// Physical sizes X, Y, Z, `-` where unknown (the text and the notebook table show it).
+    pub(crate) fn physical_sizes(&self) -> String {
         let f = |l: &Option<Length>| l.as_ref().map_or("-".to_string(), Length::to_string);
         format!(
             "{}, {}, {}",
@@ -321,17 +287,6 @@ impl Image {
             f(&self.physical_size_z)
         )
     }
-}
-
-fn channel_text(c: &Channel) -> String {
-    let mut s = c.label();
-    if let Some(rgba) = c.color {
-        let _ = write!(s, " {rgba}");
-    }
-    if let Some(w) = c.emission_wavelength {
-        let _ = write!(s, " em {w} nm");
-    }
-    s
 }
 
 impl fmt::Display for Image {
@@ -344,44 +299,15 @@ impl fmt::Display for Image {
         )?;
         writeln!(f, "  physical size X, Y, Z: {}", self.physical_sizes())?;
         for c in &self.channels {
-            writeln!(f, "  channel {}: {}", c.index, channel_text(c))?;
+            writeln!(f, "  channel {}: {}", c.index, c.description())?;
         }
         Ok(())
     }
 }
 
-/// A list of images shown as one table: `Display` for text, [`to_html`](Self::to_html) for Jupyter.
+/// A list of images shown as one table: `Display` for text; in a notebook it shows as HTML
+/// (`omeflow::display`).
 pub struct ImageTable<'a>(pub &'a [Image]);
-
-impl ImageTable<'_> {
-    /// One HTML table, a row per image.
-    pub fn to_html(&self) -> String {
-        let mut h = String::from(
-            "<table><tr><th>id</th><th>name</th><th>T</th><th>C</th><th>Z</th><th>Y</th><th>X</th><th>type</th></tr>",
-        );
-        for i in self.0 {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                i.id,
-                escape(&i.name),
-                i.size_t,
-                i.size_c,
-                i.size_z,
-                i.size_y,
-                i.size_x,
-                escape(&i.pixel_type)
-            );
-        }
-        let _ = write!(
-            h,
-            "<tr><td colspan=8>{} image{}</td></tr></table>",
-            self.0.len(),
-            if self.0.len() == 1 { "" } else { "s" }
-        );
-        h
-    }
-}
 
 impl fmt::Display for ImageTable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -402,18 +328,11 @@ impl fmt::Display for ImageTable<'_> {
     }
 }
 
-/// A dataset's list of images (`Vec<Image>`) as a table: `images.table()` prints, and a cell
-/// ending in `images` shows an HTML table once this trait is in scope (it is in the prelude).
+/// A dataset's list of images (`Vec<Image>`) as a table: `images.table()` prints. (A cell ending
+/// in `images` shows an HTML table through `omeflow::display::Show`, in the prelude.)
 pub trait ImageList {
     /// The list as a table that implements `Display`.
     fn table(&self) -> ImageTable<'_>;
-    /// Show the list as an HTML table in Jupyter.
-    fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.table().to_html()
-        );
-    }
 }
 
 impl ImageList for [Image] {
@@ -426,13 +345,6 @@ impl ImageList for Vec<Image> {
     fn table(&self) -> ImageTable<'_> {
         ImageTable(self)
     }
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `{id}` becomes the image id and `{study}` each candidate study in turn: one location per
@@ -637,7 +549,6 @@ mod tests {
         assert_eq!(image.channels()[0].emission_wavelength, Some(470.0));
         assert_eq!(image.planes().count(), 58);
         assert_eq!(image.planes().nth(1), Some((0, 0, 1)));
-        assert!(image.to_html().contains("CFP_JP4"));
         assert!(image.to_string().contains("#0000FFFF"));
     }
 

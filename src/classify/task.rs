@@ -7,11 +7,10 @@ use std::time::Instant;
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    check_threads, checked_len, pool, predict_volume, ClassifyInput, FeatureBank, Project,
-};
+use super::{checked_len, predict_volume, ClassifyInput, FeatureBank, Project};
 use crate::ngff::writer::{ImageSpec, ImageWriter};
 use crate::ngff::{Channel, DType, OmeZarr, Window};
+use crate::runtime::{check_threads, Pool};
 use crate::store::StoreOptions;
 use crate::{Error, Result};
 
@@ -30,7 +29,7 @@ pub struct ClassifyTask {
     pub png_dir: Option<PathBuf>,
     /// The plane of the PNGs (default 0, as the tutorial).
     pub png_z: usize,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; 1 on an omeflow worker).
     pub threads: Option<usize>,
 }
 
@@ -129,7 +128,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
     }
     let ncls = classifier.n_classes();
     checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
-    let pool = pool(task.threads)?;
+    let pool = Pool::new("classify", task.threads)?;
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project

@@ -5,10 +5,10 @@
 
 use crate::rng::Rng;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
-use rayon::prelude::*;
 
 use super::forest::{depth_of, f32_threshold, Classifier, Forest, Node, Tree};
-use super::{for_each_slab, pool, ClassifyInput, FeatureBank, Project};
+use super::{for_each_slab, ClassifyInput, FeatureBank, Project};
+use crate::runtime::{self, Pool};
 use crate::{Error, Result};
 
 /// How [`Classifier::train`] grows its forest.
@@ -22,7 +22,7 @@ pub struct TrainOptions {
     pub min_split: usize,
     /// Seed: the same seed, samples and options give the same forest on any thread count.
     pub seed: u64,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; 1 on an omeflow worker).
     pub threads: Option<usize>,
 }
 
@@ -71,24 +71,24 @@ impl Classifier {
             .mtry
             .unwrap_or_else(|| (nf as f64).sqrt().floor() as usize)
             .clamp(1, nf);
-        let pool = pool(options.threads)?;
-        let trees: Vec<Result<Tree>> = pool.install(|| {
-            (0..options.trees)
-                .into_par_iter()
-                .map(|k| {
-                    let grow = || {
-                        let mut rng =
-                            Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-                        grow_tree(&x, &y, n_classes, mtry, options.min_split.max(1), &mut rng)
-                    };
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(grow)).map_err(|p| {
-                        Error::Classify(format!(
-                            "training tree {k} panicked: {}",
-                            super::panic_message(&p)
-                        ))
-                    })
-                })
-                .collect()
+        let pool = Pool::new("train", options.threads)?;
+        let ks: Vec<usize> = (0..options.trees).collect();
+        let trees: Vec<Result<Tree>> = pool.map(&ks, |&k| {
+            runtime::catch(
+                || format!("training tree {k}"),
+                || {
+                    let mut rng =
+                        Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+                    Ok(grow_tree(
+                        &x,
+                        &y,
+                        n_classes,
+                        mtry,
+                        options.min_split.max(1),
+                        &mut rng,
+                    ))
+                },
+            )
         });
         let trees = trees.into_iter().collect::<Result<Vec<Tree>>>()?;
         let forest = Forest {
@@ -240,7 +240,7 @@ pub fn training_samples<I: ClassifyInput + ?Sized>(
             (nt, nz, ny, nx)
         )));
     }
-    let pool = pool(threads)?;
+    let pool = Pool::new("train", threads)?;
     let nf = bank.n_features();
     let mut rows: Vec<f32> = Vec::new();
     let mut ys: Vec<u32> = Vec::new();

@@ -187,13 +187,7 @@ pub fn classify_with<I: ClassifyInput + ?Sized>(
     project: &Project,
     options: &ClassifyOptions,
 ) -> Result<Probabilities> {
-    let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
-        path: project.path.display().to_string(),
-        reason: project
-            .classifier_note
-            .clone()
-            .unwrap_or_else(|| "no classifier".into()),
-    })?;
+    let classifier = project.classifier()?;
     let [nt, nc, nz, ny, nx] = input.shape5();
     let bank = FeatureBank::new(&project.features, nc, nz > 1)?;
     if bank.n_features() != classifier.n_features() {

@@ -93,13 +93,7 @@ pub fn run_classify(task: &ClassifyTask, options: &StoreOptions) -> Result<Class
         )));
     }
     let project = Project::open(&task.project)?;
-    let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
-        path: task.project.display().to_string(),
-        reason: project
-            .classifier_note
-            .clone()
-            .unwrap_or_else(|| "no classifier".into()),
-    })?;
+    let classifier = project.classifier()?;
     let image = OmeZarr::open(&task.source, options)?;
     let pixels = image.level(task.level)?;
     let [nt, nc, nz, ny, nx] = pixels.shape5();

@@ -338,8 +338,7 @@ impl Project {
                 color: [128, 128, 128],
             });
         }
-        self.classifier = Some(Classifier::train(x.view(), &y, n_classes, options)?);
-        self.classifier_note = None;
+        self.set_classifier(Classifier::train(x.view(), &y, n_classes, options)?);
         self.feature_names = self.features.names(nc, nz > 1);
         Ok(())
     }
@@ -394,5 +393,65 @@ mod tests {
         assert_ne!(c, other);
         assert!(Classifier::train(x.view(), &y[..10], 2, &TrainOptions::default()).is_err());
         assert!(Classifier::train(x.view(), &vec![3; n], 2, &TrainOptions::default()).is_err());
+    }
+
+    #[test]
+    fn a_project_says_why_it_has_no_classifier() {
+        use crate::classify::{classify, FeatureId, FeatureSelection, LabelClass};
+        let features = FeatureSelection {
+            ids: vec![FeatureId::GaussianSmoothing],
+            scales: vec![1.0],
+            matrix: vec![vec![true]],
+            in_2d: vec![false],
+        };
+        let class = |name: &str| LabelClass {
+            name: name.into(),
+            color: [0, 0, 0],
+        };
+        let mut p = Project::new(features, vec![class("dark"), class("bright")]).unwrap();
+        // Left half dark, right half bright.
+        let image =
+            ndarray::Array5::from_shape_fn(
+                (1, 1, 1, 16, 16),
+                |(_, _, _, _, x)| {
+                    if x < 8 {
+                        10u16
+                    } else {
+                        200
+                    }
+                },
+            );
+        let untrained = |p: &Project| match p.classifier() {
+            Err(Error::Project { path, reason }) => format!("{path}: {reason}"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            untrained(&p),
+            "(in memory): not trained yet: call train or train_from_labels"
+        );
+        let e = classify(&image, &p).unwrap_err().to_string();
+        assert!(e.contains("not trained yet"), "{e}");
+        assert!(p.to_string().contains("classifier: none (not trained yet"));
+        // Two columns labelled at each edge.
+        let labels = ndarray::Array4::from_shape_fn((1, 1, 16, 16), |(_, _, _, x)| match x {
+            0 | 1 => 1u8,
+            14 | 15 => 2,
+            _ => 0,
+        });
+        let options = TrainOptions {
+            trees: 4,
+            threads: Some(1),
+            ..TrainOptions::default()
+        };
+        p.train_from_labels(&image, labels.view(), &options)
+            .unwrap();
+        assert_eq!(p.classifier().unwrap().tree_count(), 4);
+        let probs = classify(&image, &p).unwrap();
+        assert!(probs.data[[0, 0, 5, 14, 1]] > 0.5 && probs.data[[0, 0, 5, 1, 0]] > 0.5);
+        let c = p.remove_classifier().unwrap();
+        assert!(untrained(&p).contains("the classifier was removed"));
+        assert!(p.remove_classifier().is_none());
+        p.set_classifier(c);
+        assert_eq!(p.classifier().unwrap().tree_count(), 4);
     }
 }

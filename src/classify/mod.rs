@@ -249,8 +249,10 @@ pub fn compute_features_with(
     let mut out = Array4::<f32>::zeros((nz, ny, nx, nf));
     for (b, feats) in done {
         for (f, v) in feats.into_iter().enumerate() {
-            let a = Array3::from_shape_vec((b[0].len(), b[1].len(), b[2].len()), v)
-                .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+            let shape = (b[0].len(), b[1].len(), b[2].len());
+            let a = Array3::from_shape_vec(shape, v).map_err(|e| {
+                Error::Internal(format!("feature {f} of block {b:?} as {shape:?}: {e}"))
+            })?;
             out.slice_mut(s![b[0].clone(), b[1].clone(), b[2].clone(), f])
                 .assign(&a);
         }

@@ -139,16 +139,17 @@ pub fn predict_volume(
     let done = for_each_slab(vol, bank, pool, block_voxels, |b, feats| {
         let n = checked_len(&[b[0].len(), b[1].len(), b[2].len(), ncls], "a block")?;
         let mut out = vec![0f32; n];
-        classifier
-            .predict_columns(&feats, &mut out)
-            .map_err(Error::Classify)?;
+        classifier.predict_columns(&feats, &mut out)?;
         Ok(out)
     })?;
     let mut out = Array4::<f32>::zeros((nz, ny, nx, ncls));
     for (b, v) in done {
         let shape = (b[0].len(), b[1].len(), b[2].len(), ncls);
-        let a = Array4::from_shape_vec(shape, v)
-            .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+        let a = Array4::from_shape_vec(shape, v).map_err(|e| {
+            Error::Internal(format!(
+                "the probabilities of block {b:?} as {shape:?}: {e}"
+            ))
+        })?;
         out.slice_mut(s![b[0].clone(), b[1].clone(), b[2].clone(), ..])
             .assign(&a);
     }

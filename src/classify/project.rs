@@ -11,7 +11,7 @@ use hdf5_metno as hdf5;
 use ndarray::{Array5, IxDyn};
 
 use super::features::{FeatureId, FeatureSelection, MAX_FEATURE_ROWS, MAX_SCALES};
-use super::forest::{Classifier, Forest, MAX_CLASSES, MAX_FEATURES};
+use super::forest::{reason, Classifier, Forest, MAX_CLASSES, MAX_FEATURES};
 use crate::{Error, Result};
 
 /// ilastik versions whose Pixel Classification layout this reader knows.
@@ -288,7 +288,7 @@ impl Project {
     /// A project made without ilastik: a feature selection and label classes, no annotations
     /// and no classifier yet (see [`Project::train_from_labels`]).
     pub fn new(features: FeatureSelection, labels: Vec<LabelClass>) -> Result<Project> {
-        features.validate().map_err(Error::InvalidArgument)?;
+        features.validate()?;
         Ok(Project {
             path: PathBuf::from("(in memory)"),
             ilastik_version: String::new(),
@@ -378,7 +378,7 @@ fn read_features(ilp: &Ilp) -> Result<FeatureSelection> {
         matrix,
         in_2d,
     };
-    sel.validate().map_err(|r| err(ilp.path, r))?;
+    sel.validate().map_err(|e| err(ilp.path, reason(e)))?;
     Ok(sel)
 }
 
@@ -683,7 +683,7 @@ fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<Classifier
         let group = format!("{FORESTS}/{name}");
         forests.push(read_forest(ilp, &group, n_label_names, &mut words_left)?);
     }
-    let classifier = Classifier::new(forests).map_err(|r| err(ilp.path, r))?;
+    let classifier = Classifier::new(forests).map_err(|e| err(ilp.path, reason(e)))?;
     Ok((Trained::Yes(classifier), names))
 }
 
@@ -795,7 +795,7 @@ fn read_forest(
         trees.push((topology, parameters));
     }
     Forest::from_vigra(n_features, n_classes, labels, weighted, &trees)
-        .map_err(|r| err(ilp.path, format!("{group}: {r}")))
+        .map_err(|e| err(ilp.path, format!("{group}: {}", reason(e))))
 }
 
 impl std::fmt::Display for Project {

@@ -98,7 +98,12 @@ impl Classifier {
             weighted: false,
             trees,
         };
-        Classifier::new(vec![forest]).map_err(Error::Classify)
+        Classifier::new(vec![forest]).map_err(|e| {
+            Error::Internal(format!(
+                "a trained forest fails its check: {}",
+                super::forest::reason(e)
+            ))
+        })
     }
 }
 
@@ -276,8 +281,12 @@ pub fn training_samples<I: ClassifyInput + ?Sized>(
     if ys.is_empty() {
         return Err(Error::InvalidArgument("no labelled voxel".into()));
     }
-    let x = Array2::from_shape_vec((ys.len(), nf), rows)
-        .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+    let x = Array2::from_shape_vec((ys.len(), nf), rows).map_err(|e| {
+        Error::Internal(format!(
+            "{} training samples of {nf} features: {e}",
+            ys.len()
+        ))
+    })?;
     Ok((x, ys))
 }
 

@@ -174,7 +174,7 @@ impl FeatureSelection {
             .sum()
     }
 
-    /// Channel names as ilastik writes them, e.g. "Gaussian Smoothing (σ=0.3) [0]".
+    /// Channel names as ilastik writes them, e.g. `Gaussian Smoothing (σ=0.3) [0]`.
     pub fn names(&self, n_channels: usize, is_3d: bool) -> Vec<String> {
         let mut v = Vec::new();
         for (id, j) in self.selected() {

@@ -56,7 +56,7 @@ pub struct Project {
     /// The trained classifier, or why there is none: read with [`Project::classifier`], set
     /// with [`Project::set_classifier`] (or [`Project::train`]).
     trained: Trained,
-    /// ilastik's names of the classifier's input columns, e.g. "Gaussian Smoothing (σ=0.3) [0]".
+    /// ilastik's names of the classifier's input columns, e.g. `Gaussian Smoothing (σ=0.3) [0]`.
     pub feature_names: Vec<String>,
 }
 

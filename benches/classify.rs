@@ -95,7 +95,7 @@ fn main() {
         .collect();
     if std::env::args().any(|a| a == "--predict-only") {
         // Prediction alone on 1M samples of plausible feature values.
-        let cls = project.classifier.as_ref().expect("forests");
+        let cls = project.classifier().expect("forests");
         let n = 1 << 20;
         let cols: Vec<Vec<f32>> = (0..cls.n_features())
             .map(|f| {

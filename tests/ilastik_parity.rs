@@ -196,7 +196,7 @@ fn max_diff(a: ArrayView2<f32>, b: &[f32]) -> f32 {
 fn forests_predict_as_vigra() {
     let c = case("migration_3d");
     let project = Project::open(ilp()).unwrap();
-    let classifier = project.classifier.as_ref().unwrap();
+    let classifier = project.classifier().unwrap();
     let nf = c["n_features"].as_u64().unwrap() as usize;
     let feats = Array2::from_shape_vec(
         (read_f32(c["features"].as_str().unwrap()).len() / nf, nf),
@@ -280,7 +280,7 @@ fn reads_both_projects() {
     assert_eq!(b0.start, [0, 37, 166, 106, 0]);
     assert_eq!(b0.data.dim(), (1, 2, 14, 1, 1));
     assert!(p.annotations.iter().all(|b| b.data.iter().all(|&v| v <= 2)));
-    let cls = p.classifier.as_ref().unwrap();
+    let cls = p.classifier().unwrap();
     assert_eq!(cls.forests.len(), 8);
     let counts: Vec<usize> = cls.forests.iter().map(|f| f.tree_count()).collect();
     assert_eq!(counts, vec![13, 13, 13, 13, 12, 12, 12, 12]);
@@ -295,7 +295,7 @@ fn reads_both_projects() {
     let q = Project::open(ilp14()).unwrap();
     assert!(q.ilastik_version.starts_with("1.4"));
     assert_eq!(q.features.n_features(2, true), 26);
-    assert_eq!(q.classifier.as_ref().unwrap().n_features(), 26);
+    assert_eq!(q.classifier().unwrap().n_features(), 26);
     assert_eq!(q.features.names(2, true).len(), q.feature_names.len());
 }
 
@@ -470,7 +470,7 @@ fn a_forest_trained_on_annotations_reproduces_the_project() {
         ..TrainOptions::default()
     };
     project.train(&image, &options).unwrap();
-    let cls = project.classifier.as_ref().unwrap();
+    let cls = project.classifier().unwrap();
     assert_eq!((cls.tree_count(), cls.n_features()), (30, 122));
     let probs = classify(&image, &project).unwrap();
     let ours = probs.data.as_slice().unwrap();
@@ -504,18 +504,8 @@ fn saved_projects_reopen_and_their_forests_load_in_vigra() {
     assert_eq!(q.annotations[5].data, p.annotations[5].data);
     assert_eq!(q.annotations[5].start, p.annotations[5].start);
     assert_eq!(q.training_shape, p.training_shape);
-    let a = p
-        .classifier
-        .as_ref()
-        .unwrap()
-        .predict(feats.view())
-        .unwrap();
-    let b = q
-        .classifier
-        .as_ref()
-        .unwrap()
-        .predict(feats.view())
-        .unwrap();
+    let a = p.classifier().unwrap().predict(feats.view()).unwrap();
+    let b = q.classifier().unwrap().predict(feats.view()).unwrap();
     let d = a
         .iter()
         .zip(&b)
@@ -542,16 +532,11 @@ fn saved_projects_reopen_and_their_forests_load_in_vigra() {
         ..TrainOptions::default()
     };
     let mut mine = p.clone();
-    mine.classifier = Some(Classifier::train(x.view(), &y, 2, &options).unwrap());
+    mine.set_classifier(Classifier::train(x.view(), &y, 2, &options).unwrap());
     mine.annotations.clear();
     let trained = dir.path().join("trained.ilp");
     mine.save(&trained).unwrap();
-    let ours = mine
-        .classifier
-        .as_ref()
-        .unwrap()
-        .predict(feats.view())
-        .unwrap();
+    let ours = mine.classifier().unwrap().predict(feats.view()).unwrap();
     let fin = dir.path().join("features.bin");
     std::fs::write(
         &fin,
@@ -603,7 +588,7 @@ fn features_computed_in_2d_per_slice_equal_vigra() {
     sel.matrix[5][4] = true; // HoGE 3.5, 3-D
     sel.matrix[2][3] = true; // GGM 1.6, 2-D
     sel.in_2d = vec![false, true, true, true, false, false, false];
-    p.classifier = None;
+    assert!(p.remove_classifier().is_some());
     p.annotations.clear();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in2d.ilp");

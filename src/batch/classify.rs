@@ -33,7 +33,7 @@ pub struct ClassifyJob {
     pub png_dir: Option<PathBuf>,
     /// The plane of the PNGs (default 0, as the tutorial).
     pub png_z: usize,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; 1 on an omeflow worker).
     pub threads: Option<usize>,
 }
 
@@ -98,13 +98,7 @@ pub fn run(
         )));
     }
     let project = Project::open(&task.project)?;
-    let classifier = project.classifier.as_ref().ok_or_else(|| Error::Project {
-        path: task.project.display().to_string(),
-        reason: project
-            .classifier_note
-            .clone()
-            .unwrap_or_else(|| "no classifier".into()),
-    })?;
+    let classifier = project.classifier()?;
     let image = OmeZarr::open(&task.source, options)?;
     let pixels = image.level(task.level)?;
     let [nt, nc, nz, ny, nx] = pixels.shape5();
@@ -133,8 +127,7 @@ pub fn run(
     }
     let ncls = classifier.n_classes();
     checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
-    let mut runner = Runner::new("classify", Some(1), 1, Spread::Inside, nt, progress)?;
-    let rpool = crate::classify::pool(task.threads)?; // FIXME(merge): runner's Pool
+    let mut runner = Runner::new("classify", task.threads, 1, Spread::Inside, nt, progress)?;
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project
@@ -190,8 +183,8 @@ pub fn run(
         pixels.runtime(),
         "time points",
         reads,
-        |_pool, &TimePoint(t), vol| {
-            let probs = predict_volume(&vol, &bank, classifier, &rpool, 1 << 19)?;
+        |pool, &TimePoint(t), vol| {
+            let probs = predict_volume(&vol, &bank, classifier, pool, 1 << 19)?;
             let sums: Vec<f64> = (0..ncls)
                 .map(|k| {
                     probs

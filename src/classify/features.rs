@@ -109,33 +109,37 @@ pub struct FeatureSelection {
 
 impl FeatureSelection {
     /// Checks shapes and scales.
-    pub fn validate(&self) -> Result<(), String> {
+    /// A bad selection is [`Error::InvalidArgument`]; the project reader says it again as
+    /// [`Error::Project`] naming the file.
+    pub fn validate(&self) -> Result<()> {
         if self.matrix.len() != self.ids.len()
             || self.matrix.iter().any(|r| r.len() != self.scales.len())
             || self.in_2d.len() != self.scales.len()
         {
-            return Err("the feature selection's matrix does not match its ids and scales".into());
+            return Err(Error::InvalidArgument(
+                "the feature selection's matrix does not match its ids and scales".into(),
+            ));
         }
         if self.scales.len() > MAX_SCALES || self.ids.len() > MAX_FEATURE_ROWS {
-            return Err(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{} feature rows and {} scales: at most {MAX_FEATURE_ROWS} rows and {MAX_SCALES} \
                  scales are allowed",
                 self.ids.len(),
                 self.scales.len()
-            ));
+            )));
         }
         if let Some(s) = self
             .scales
             .iter()
             .find(|s| !(s.is_finite() && **s > 0.0 && **s <= MAX_SCALE))
         {
-            return Err(format!(
+            return Err(Error::InvalidArgument(format!(
                 "scale {s} is not a number in (0, {MAX_SCALE}]: ilastik offers 0.3 to 10, \
                  and omeflow accepts custom scales up to {MAX_SCALE} pixels"
-            ));
+            )));
         }
         if !self.matrix.iter().flatten().any(|&b| b) {
-            return Err("no feature is selected".into());
+            return Err(Error::InvalidArgument("no feature is selected".into()));
         }
         Ok(())
     }
@@ -170,7 +174,7 @@ impl FeatureSelection {
             .sum()
     }
 
-    /// Channel names as ilastik writes them, e.g. "Gaussian Smoothing (σ=0.3) [0]".
+    /// Channel names as ilastik writes them, e.g. `Gaussian Smoothing (σ=0.3) [0]`.
     pub fn names(&self, n_channels: usize, is_3d: bool) -> Vec<String> {
         let mut v = Vec::new();
         for (id, j) in self.selected() {
@@ -303,7 +307,7 @@ pub struct FeatureBank {
 impl FeatureBank {
     /// Prepare the kernels for an image with `n_channels` channels, 3-D when `is_3d`.
     pub fn new(sel: &FeatureSelection, n_channels: usize, is_3d: bool) -> Result<FeatureBank> {
-        sel.validate().map_err(Error::InvalidArgument)?;
+        sel.validate()?;
         let mut plans = Vec::new();
         for j in 0..sel.scales.len() {
             if let Some(p) = ScalePlan::new(sel, j)? {
@@ -413,8 +417,8 @@ impl FeatureStream<'_> {
                 match parts.remove(&(id, j, c)) {
                     Some(v) => out.extend(v),
                     None => {
-                        return Err(Error::Classify(format!(
-                            "internal: feature {id:?} scale {j} channel {c} missing"
+                        return Err(Error::Internal(format!(
+                            "feature {id:?} scale {j} channel {c} missing"
                         )))
                     }
                 }
@@ -476,17 +480,15 @@ impl FeatureStream<'_> {
         let mut data = Vec::with_capacity(need.len() * ny * nx);
         for z in need.clone() {
             let b = &cache[&z];
-            data.extend_from_slice(
-                b.data
-                    .as_slice()
-                    .ok_or_else(|| Error::Classify("internal: layout".into()))?,
-            );
+            data.extend_from_slice(b.data.as_slice().ok_or_else(|| {
+                Error::Internal("a pre-smoothed plane is not in standard layout".into())
+            })?);
         }
         let stack = Block {
             origin: [need.start, ry.start, rx.start],
             full,
             data: Array3::from_shape_vec((need.len(), ny, nx), data)
-                .map_err(|e| Error::Classify(format!("internal: {e}")))?,
+                .map_err(|e| Error::Internal(format!("the pre-smoothed planes: {e}")))?,
         };
         if dims == 3 {
             convolve_axis(&stack, 0, &plan.pre, rz, [stack.range(0), ry, rx])
@@ -572,7 +574,7 @@ fn scale_features(
     let deriv = |o: [usize; 3]| -> Result<&Block> {
         derivs
             .get(&o)
-            .ok_or_else(|| Error::Classify(format!("internal: derivative {o:?} missing")))
+            .ok_or_else(|| Error::Internal(format!("derivative {o:?} missing")))
     };
     let cut = |b: &Block| -> Result<Vec<f32>> {
         let b = crop(b, block.clone())?;
@@ -628,7 +630,7 @@ fn scale_features(
                 let k = plan
                     .dog
                     .as_ref()
-                    .ok_or_else(|| Error::Classify("internal: no DoG kernel".into()))?;
+                    .ok_or_else(|| Error::Internal("no DoG kernel".into()))?;
                 let a = gs_once()?;
                 let b = smooth(k)?;
                 vec![a.iter().zip(&b).map(|(a, b)| a - b).collect()]
@@ -637,14 +639,13 @@ fn scale_features(
                 let k = plan
                     .outer
                     .as_ref()
-                    .ok_or_else(|| Error::Classify("internal: no outer kernel".into()))?;
+                    .ok_or_else(|| Error::Internal("no outer kernel".into()))?;
                 let gs: Vec<&[f32]> = axes
                     .iter()
                     .map(|&a| {
-                        deriv(unit(a, 1))?
-                            .data
-                            .as_slice()
-                            .ok_or_else(|| Error::Classify("internal: layout".into()))
+                        deriv(unit(a, 1))?.data.as_slice().ok_or_else(|| {
+                            Error::Internal("a gradient is not in standard layout".into())
+                        })
                     })
                     .collect::<Result<_>>()?;
                 let n = gs.len();
@@ -656,8 +657,9 @@ fn scale_features(
                         let b = Block {
                             origin: [r2[0].start, r2[1].start, r2[2].start],
                             full,
-                            data: Array3::from_shape_vec(shape, prod)
-                                .map_err(|e| Error::Classify(format!("internal: {e}")))?,
+                            data: Array3::from_shape_vec(shape, prod).map_err(|e| {
+                                Error::Internal(format!("a structure tensor component: {e}"))
+                            })?,
                         };
                         let s = separable(&b, [on(k, active[0]), Some(k), Some(k)], block.clone())?;
                         comps.push(s.data.into_raw_vec_and_offset().0);

@@ -8,12 +8,38 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::{Error, Result};
+
 /// Most classes a forest may have: ilastik projects have a handful; the bound keeps a class
 /// count read from a file from sizing allocations.
 pub const MAX_CLASSES: usize = 1024;
 /// Most feature columns a forest may have: 6 features x 64 scales x 3 eigenvalues x 56
 /// channels; ilastik's projects have tens to hundreds.
 pub const MAX_FEATURES: usize = 1 << 16;
+
+/// A forest or tree that prediction could not walk safely, as given by the caller (a project
+/// reader says it again as [`Error::Project`] naming the file, with [`reason`]).
+fn malformed(reason: impl Into<String>) -> Error {
+    Error::InvalidArgument(reason.into())
+}
+
+/// `e` with `what: ` before its text, in the same variant.
+fn within(what: impl std::fmt::Display, e: Error) -> Error {
+    match e {
+        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{what}: {m}")),
+        Error::Classify(m) => Error::Classify(format!("{what}: {m}")),
+        other => other,
+    }
+}
+
+/// The text of a forest error without the words its variant's `Display` puts before it, for a
+/// caller that says it in its own error (the project reader's [`Error::Project`]).
+pub(crate) fn reason(e: Error) -> String {
+    match e {
+        Error::InvalidArgument(m) | Error::Classify(m) | Error::Internal(m) => m,
+        other => other.to_string(),
+    }
+}
 
 /// Marks an internal node in [`Tree::leaf_slot`].
 const INTERNAL: u32 = u32::MAX;
@@ -101,30 +127,33 @@ impl Forest {
         labels: Vec<u32>,
         weighted: bool,
         trees: &[(Vec<i32>, Vec<f64>)],
-    ) -> Result<Forest, String> {
+    ) -> Result<Forest> {
         if n_classes == 0 || n_features == 0 {
-            return Err(format!(
+            return Err(malformed(format!(
                 "{n_features} features and {n_classes} classes: nothing to predict"
-            ));
+            )));
         }
         if labels.len() != n_classes {
-            return Err(format!("{} labels for {n_classes} classes", labels.len()));
+            return Err(malformed(format!(
+                "{} labels for {n_classes} classes",
+                labels.len()
+            )));
         }
         if trees.is_empty() {
-            return Err("the forest has no trees".into());
+            return Err(malformed("the forest has no trees"));
         }
         if n_classes > MAX_CLASSES || n_features > MAX_FEATURES {
-            return Err(format!(
+            return Err(malformed(format!(
                 "{n_features} features and {n_classes} classes: at most {MAX_FEATURES} features \
                  and {MAX_CLASSES} classes are allowed"
-            ));
+            )));
         }
         let trees = trees
             .iter()
             .enumerate()
             .map(|(k, (t, p))| {
                 convert_tree(t, p, n_features, n_classes, weighted)
-                    .map_err(|e| format!("tree {k}: {e}"))
+                    .map_err(|e| within(format!("tree {k}"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let forest = Forest {
@@ -142,25 +171,26 @@ impl Forest {
     /// every child, feature column and leaf slot, and that children come after their parent
     /// (so there is no cycle and `depth` steps end on a leaf). A forest that passes cannot make
     /// prediction index out of bounds.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         if self.n_classes == 0 || self.n_features == 0 {
-            return Err(format!(
+            return Err(malformed(format!(
                 "{} features and {} classes: nothing to predict",
                 self.n_features, self.n_classes
-            ));
+            )));
         }
         if self.labels.len() != self.n_classes {
-            return Err(format!(
+            return Err(malformed(format!(
                 "{} labels for {} classes",
                 self.labels.len(),
                 self.n_classes
-            ));
+            )));
         }
         if self.trees.is_empty() {
-            return Err("the forest has no trees".into());
+            return Err(malformed("the forest has no trees"));
         }
         for (k, t) in self.trees.iter().enumerate() {
-            check_tree(t, self.n_features, self.n_classes).map_err(|e| format!("tree {k}: {e}"))?;
+            check_tree(t, self.n_features, self.n_classes)
+                .map_err(|e| within(format!("tree {k}"), e))?;
         }
         Ok(())
     }
@@ -171,7 +201,7 @@ impl Forest {
     }
 
     /// vigra's `predictProbabilities` on rows of `features` (samples x columns).
-    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check()?;
         check_columns(features.ncols(), self.n_features)?;
         let mut out = Array2::<f32>::zeros((features.nrows(), self.n_classes));
@@ -223,40 +253,43 @@ impl Forest {
     }
 }
 
-fn check_tree(t: &Tree, n_features: usize, n_classes: usize) -> Result<(), String> {
+fn check_tree(t: &Tree, n_features: usize, n_classes: usize) -> Result<()> {
     let n = t.nodes.len();
     if n == 0 || t.leaf_slot.len() != n || n > u32::MAX as usize {
-        return Err(format!("{n} nodes and {} leaf slots", t.leaf_slot.len()));
+        return Err(malformed(format!(
+            "{n} nodes and {} leaf slots",
+            t.leaf_slot.len()
+        )));
     }
     let leaves = t.leaf_totals.len();
     if leaves.checked_mul(n_classes) != Some(t.leaf_values.len()) {
-        return Err(format!(
+        return Err(malformed(format!(
             "{} leaf values for {leaves} leaves of {n_classes} classes",
             t.leaf_values.len()
-        ));
+        )));
     }
     for (i, (node, &slot)) in t.nodes.iter().zip(&t.leaf_slot).enumerate() {
         let [l, r] = node.children.map(|c| c as usize);
         if slot == INTERNAL {
             if node.feature as usize >= n_features {
-                return Err(format!(
+                return Err(malformed(format!(
                     "node {i} splits on column {} of {n_features} features",
                     node.feature
-                ));
+                )));
             }
             if l <= i || r <= i || l >= n || r >= n {
-                return Err(format!(
+                return Err(malformed(format!(
                     "node {i} of {n} has children {l} and {r}: they must come after it"
-                ));
+                )));
             }
         } else if slot as usize >= leaves || l != i || r != i {
-            return Err(format!(
+            return Err(malformed(format!(
                 "leaf {i} has slot {slot} of {leaves} and children {l} and {r}"
-            ));
+            )));
         }
     }
     if t.depth != depth_of(&t.nodes, &t.leaf_slot) {
-        return Err(format!("depth {} is not the tree's", t.depth));
+        return Err(malformed(format!("depth {} is not the tree's", t.depth)));
     }
     Ok(())
 }
@@ -270,20 +303,20 @@ fn finish_rows(acc: &mut [f32], totals: &[f64], c: usize) {
     }
 }
 
-fn check_columns(got: usize, want: usize) -> Result<(), String> {
+fn check_columns(got: usize, want: usize) -> Result<()> {
     if got != want {
-        return Err(format!(
+        return Err(Error::Classify(format!(
             "the classifier expects {want} features per pixel, got {got}: the features do not \
              match the project (a 2-D image for a project trained in 3-D gives fewer eigenvalues)"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn rows_of<'a>(features: &'a ArrayView2<f32>) -> Result<&'a [f32], String> {
-    features
-        .as_slice()
-        .ok_or_else(|| "features must be a standard-layout (row-major) array".into())
+fn rows_of<'a>(features: &'a ArrayView2<f32>) -> Result<&'a [f32]> {
+    features.as_slice().ok_or_else(|| {
+        Error::InvalidArgument("features must be a standard-layout (row-major) array".into())
+    })
 }
 
 fn convert_tree(
@@ -292,37 +325,41 @@ fn convert_tree(
     n_features: usize,
     n_classes: usize,
     weighted: bool,
-) -> Result<Tree, String> {
-    let get = |i: usize| -> Result<i32, String> {
-        topology
-            .get(i)
-            .copied()
-            .ok_or_else(|| format!("topology index {i} out of range ({})", topology.len()))
+) -> Result<Tree> {
+    let get = |i: usize| -> Result<i32> {
+        topology.get(i).copied().ok_or_else(|| {
+            malformed(format!(
+                "topology index {i} out of range ({})",
+                topology.len()
+            ))
+        })
     };
-    let param = |i: usize| -> Result<f64, String> {
-        parameters
-            .get(i)
-            .copied()
-            .ok_or_else(|| format!("parameter index {i} out of range ({})", parameters.len()))
+    let param = |i: usize| -> Result<f64> {
+        parameters.get(i).copied().ok_or_else(|| {
+            malformed(format!(
+                "parameter index {i} out of range ({})",
+                parameters.len()
+            ))
+        })
     };
-    let idx = |v: i32| -> Result<usize, String> {
-        usize::try_from(v).map_err(|_| format!("negative index {v}"))
+    let idx = |v: i32| -> Result<usize> {
+        usize::try_from(v).map_err(|_| malformed(format!("negative index {v}")))
     };
     if topology.len() < 3 {
-        return Err("topology too short".into());
+        return Err(malformed("topology too short"));
     }
     // vigra writes the forest's column and class counts first; a tree that disagrees was not
     // grown for this forest.
     if (idx(topology[0])?, idx(topology[1])?) != (n_features, n_classes) {
-        return Err(format!(
+        return Err(malformed(format!(
             "topology starts with {} features and {} classes, the forest has {n_features} and \
              {n_classes}",
             topology[0], topology[1]
-        ));
+        )));
     }
-    let at = |a: usize, k: usize| -> Result<usize, String> {
+    let at = |a: usize, k: usize| -> Result<usize> {
         a.checked_add(k)
-            .ok_or_else(|| format!("index {a} + {k} overflows"))
+            .ok_or_else(|| malformed(format!("index {a} + {k} overflows")))
     };
     let mut tree = Tree {
         nodes: Vec::new(),
@@ -337,10 +374,10 @@ fn convert_tree(
     let mut order = Vec::new();
     while let Some(addr) = stack.pop() {
         if map.contains_key(&addr) {
-            return Err(format!("node {addr} is reached twice"));
+            return Err(malformed(format!("node {addr} is reached twice")));
         }
         if map.len() > topology.len() {
-            return Err("more nodes than topology entries".into());
+            return Err(malformed("more nodes than topology entries"));
         }
         map.insert(addr, order.len() as u32);
         order.push(addr);
@@ -350,7 +387,11 @@ fn convert_tree(
                 stack.push(idx(get(at(addr, 2)?)?)?);
             }
             VIGRA_LEAF_NODE => {}
-            other => return Err(format!("node type {other:#x} at {addr} is not supported")),
+            other => {
+                return Err(malformed(format!(
+                    "node type {other:#x} at {addr} is not supported"
+                )))
+            }
         }
     }
     for &addr in &order {
@@ -374,12 +415,14 @@ fn convert_tree(
         } else {
             let column = idx(get(at(addr, 4)?)?)?;
             if column >= n_features {
-                return Err(format!("split on column {column} of {n_features} features"));
+                return Err(malformed(format!(
+                    "split on column {column} of {n_features} features"
+                )));
             }
-            let child = |a: i32| -> Result<u32, String> {
+            let child = |a: i32| -> Result<u32> {
                 map.get(&idx(a)?)
                     .copied()
-                    .ok_or_else(|| format!("child {a} not found"))
+                    .ok_or_else(|| malformed(format!("child {a} not found")))
             };
             tree.leaf_slot.push(INTERNAL);
             tree.nodes.push(Node {
@@ -409,15 +452,15 @@ pub(crate) fn depth_of(nodes: &[Node], leaf_slot: &[u32]) -> u32 {
     max
 }
 
-fn check_forests(forests: &[Forest]) -> Result<(), String> {
-    let first = forests.first().ok_or("no forests")?;
+fn check_forests(forests: &[Forest]) -> Result<()> {
+    let first = forests.first().ok_or_else(|| malformed("no forests"))?;
     for (k, f) in forests.iter().enumerate() {
-        f.check().map_err(|e| format!("forest {k}: {e}"))?;
+        f.check().map_err(|e| within(format!("forest {k}"), e))?;
         if f.n_features != first.n_features || f.labels != first.labels {
-            return Err(format!(
+            return Err(malformed(format!(
                 "forest {k} has {} features and labels {:?}, forest 0 {} and {:?}",
                 f.n_features, f.labels, first.n_features, first.labels
-            ));
+            )));
         }
     }
     Ok(())
@@ -433,7 +476,7 @@ pub struct Classifier {
 
 impl Classifier {
     /// A classifier of forests that agree on features and classes.
-    pub fn new(forests: Vec<Forest>) -> Result<Classifier, String> {
+    pub fn new(forests: Vec<Forest>) -> Result<Classifier> {
         check_forests(&forests)?;
         Ok(Classifier { forests })
     }
@@ -450,7 +493,7 @@ impl Classifier {
 
     /// [`Classifier::new`]'s checks again: the fields are public, and prediction indexes by
     /// them. Linear in the nodes, negligible next to a prediction.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<()> {
         check_forests(&self.forests)
     }
 
@@ -460,7 +503,7 @@ impl Classifier {
     }
 
     /// Probabilities (rows x classes) for rows of `features` (rows x columns), on this thread.
-    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>, String> {
+    pub fn predict(&self, features: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check()?;
         check_columns(features.ncols(), self.n_features())?;
         let x = rows_of(&features)?;
@@ -480,13 +523,15 @@ impl Classifier {
 
     /// Probabilities for samples given column-wise (`columns[f][i]` is feature f of sample i)
     /// into `out` (samples x classes, row-major), as ilastik's feature blocks come out.
-    pub fn predict_columns(&self, columns: &[Vec<f32>], out: &mut [f32]) -> Result<(), String> {
+    pub fn predict_columns(&self, columns: &[Vec<f32>], out: &mut [f32]) -> Result<()> {
         self.check()?;
         check_columns(columns.len(), self.n_features())?;
         let n = columns.first().map_or(0, |c| c.len());
         let c = self.n_classes();
         if columns.iter().any(|col| col.len() != n) || out.len() != n * c {
-            return Err("columns and output disagree on the sample count".into());
+            return Err(Error::Classify(
+                "columns and output disagree on the sample count".into(),
+            ));
         }
         let nf = columns.len();
         let mut rows_buf = vec![0f32; BATCH * nf];
@@ -605,12 +650,40 @@ mod tests {
         // A header that disagrees with the forest, and class counts beyond the bound.
         let topo = vec![5, 2, 0x4000_0000, 0];
         let e = Forest::from_vigra(2, 2, vec![1, 2], false, &[(topo, vec![1.0, 0.5, 0.5])]);
-        assert!(e.unwrap_err().contains("topology starts with 5 features"));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("topology starts with 5 features"));
         let many = MAX_CLASSES + 1;
         let e = Forest::from_vigra(2, many, vec![1; many], false, &[(vec![2, 2, 0], vec![])]);
         assert!(e
             .unwrap_err()
+            .to_string()
             .contains("at most 65536 features and 1024 classes"));
         assert_eq!(Classifier { forests: vec![] }.n_features(), 0);
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        // A broken forest is the caller's argument; features that do not fit are a failed
+        // classification.
+        let mut f = stump();
+        f.trees[0].depth = 0;
+        let e = f
+            .predict(ndarray::arr2(&[[9.0f32, 0.4]]).view())
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument(m) if m == "tree 0: depth 0 is not the tree's"),
+            "{e:?}"
+        );
+        let c = Classifier::new(vec![stump()]).unwrap();
+        let e = c.predict(ndarray::arr2(&[[9.0f32]]).view()).unwrap_err();
+        assert!(matches!(e, Error::Classify(_)), "{e:?}");
+        let e = c
+            .predict_columns(&[vec![1.0], vec![2.0]], &mut [0.0; 3])
+            .unwrap_err();
+        assert!(matches!(e, Error::Classify(_)), "{e:?}");
+        let e = Classifier::new(vec![]).unwrap_err();
+        assert_eq!(reason(e), "no forests");
     }
 }

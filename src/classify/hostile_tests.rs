@@ -79,7 +79,7 @@ fn assert_small_memory() {
 fn the_real_project_still_opens() {
     let dir = tempfile::tempdir().unwrap();
     let p = Project::open(copy(dir.path())).unwrap();
-    assert_eq!(p.classifier.unwrap().tree_count(), 100);
+    assert_eq!(p.classifier().unwrap().tree_count(), 100);
     assert_eq!(p.annotations.len(), 43);
 }
 

@@ -11,7 +11,7 @@ use hdf5_metno as hdf5;
 use ndarray::{Array5, IxDyn};
 
 use super::features::{FeatureId, FeatureSelection, MAX_FEATURE_ROWS, MAX_SCALES};
-use super::forest::{Classifier, Forest, MAX_CLASSES, MAX_FEATURES};
+use super::forest::{reason, Classifier, Forest, MAX_CLASSES, MAX_FEATURES};
 use crate::{Error, Result};
 
 /// ilastik versions whose Pixel Classification layout this reader knows.
@@ -53,14 +53,19 @@ pub struct Project {
     pub annotations: Vec<LabelBlock>,
     /// Shape of the first training image as (t, z, y, x, c), when the project records it.
     pub training_shape: Option<[usize; 5]>,
-    /// The trained classifier; `None` when the project was never trained (see
-    /// [`Project::classifier_note`]). Replace it with one trained by
-    /// [`Classifier::train`](super::Classifier::train) to use a project without ilastik.
-    pub classifier: Option<Classifier>,
-    /// Why there is no classifier, when there is none.
-    pub classifier_note: Option<String>,
-    /// ilastik's names of the classifier's input columns, e.g. "Gaussian Smoothing (σ=0.3) [0]".
+    /// The trained classifier, or why there is none: read with [`Project::classifier`], set
+    /// with [`Project::set_classifier`] (or [`Project::train`]).
+    trained: Trained,
+    /// ilastik's names of the classifier's input columns, e.g. `Gaussian Smoothing (σ=0.3) [0]`.
     pub feature_names: Vec<String>,
+}
+
+/// A project's classifier, or why it has none (never trained, a classifier omeflow does not
+/// read, removed).
+#[derive(Clone, Debug)]
+enum Trained {
+    Yes(Classifier),
+    No(String),
 }
 
 fn err(path: &Path, reason: impl Into<String>) -> Error {
@@ -267,7 +272,7 @@ impl Project {
         let n_label_names = ilp
             .exists("PixelClassification/LabelNames")
             .then_some(labels.len());
-        let (classifier, classifier_note, feature_names) = read_classifier(&ilp, n_label_names)?;
+        let (trained, feature_names) = read_classifier(&ilp, n_label_names)?;
         Ok(Project {
             path: path.to_path_buf(),
             ilastik_version: version,
@@ -275,8 +280,7 @@ impl Project {
             labels,
             annotations,
             training_shape,
-            classifier,
-            classifier_note,
+            trained,
             feature_names,
         })
     }
@@ -284,7 +288,7 @@ impl Project {
     /// A project made without ilastik: a feature selection and label classes, no annotations
     /// and no classifier yet (see [`Project::train_from_labels`]).
     pub fn new(features: FeatureSelection, labels: Vec<LabelClass>) -> Result<Project> {
-        features.validate().map_err(Error::InvalidArgument)?;
+        features.validate()?;
         Ok(Project {
             path: PathBuf::from("(in memory)"),
             ilastik_version: String::new(),
@@ -292,8 +296,7 @@ impl Project {
             labels,
             annotations: Vec::new(),
             training_shape: None,
-            classifier: None,
-            classifier_note: Some("not trained yet: call train or train_from_labels".into()),
+            trained: Trained::No("not trained yet: call train or train_from_labels".into()),
             feature_names: Vec::new(),
         })
     }
@@ -301,6 +304,32 @@ impl Project {
     /// Number of label classes.
     pub fn n_classes(&self) -> usize {
         self.labels.len()
+    }
+
+    /// The trained classifier, or [`Error::Project`] naming the project and why it has none
+    /// (never trained, a classifier omeflow does not read, removed).
+    pub fn classifier(&self) -> Result<&Classifier> {
+        match &self.trained {
+            Trained::Yes(c) => Ok(c),
+            Trained::No(why) => Err(err(&self.path, why.clone())),
+        }
+    }
+
+    /// Use `classifier` from now on (one trained by
+    /// [`Classifier::train`](super::Classifier::train), say), replacing the project's own;
+    /// [`Project::save`] writes it.
+    pub fn set_classifier(&mut self, classifier: Classifier) {
+        self.trained = Trained::Yes(classifier);
+    }
+
+    /// Drop the classifier (when the features changed, so it no longer fits them), returning
+    /// it; [`Project::classifier`] then says it was removed.
+    pub fn remove_classifier(&mut self) -> Option<Classifier> {
+        let why = "the classifier was removed: call train or train_from_labels".to_string();
+        match std::mem::replace(&mut self.trained, Trained::No(why)) {
+            Trained::Yes(c) => Some(c),
+            Trained::No(_) => None,
+        }
     }
 }
 
@@ -349,7 +378,7 @@ fn read_features(ilp: &Ilp) -> Result<FeatureSelection> {
         matrix,
         in_2d,
     };
-    sel.validate().map_err(|r| err(ilp.path, r))?;
+    sel.validate().map_err(|e| err(ilp.path, reason(e)))?;
     Ok(sel)
 }
 
@@ -592,14 +621,13 @@ fn read_annotations(ilp: &Ilp) -> Result<Annotations> {
     Ok((blocks, training_shape))
 }
 
-type ClassifierParts = (Option<Classifier>, Option<String>, Vec<String>);
+type ClassifierParts = (Trained, Vec<String>);
 
 /// `n_label_names`: the project's label classes, when it names them; a forest cannot have more.
 fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<ClassifierParts> {
     if !ilp.exists(FORESTS) {
         return Ok((
-            None,
-            Some("the project has not been trained (no ClassifierForests)".into()),
+            Trained::No("the project has not been trained (no ClassifierForests)".into()),
             Vec::new(),
         ));
     }
@@ -616,8 +644,7 @@ fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<Classifier
     if !kind.is_empty() && !kind.contains("VigraRfLazyflowClassifier") {
         let first = kind.lines().nth(1).unwrap_or(&kind).to_string();
         return Ok((
-            None,
-            Some(format!(
+            Trained::No(format!(
                 "the project's classifier is {first}; omeflow reads vigra random forests"
             )),
             names,
@@ -646,8 +673,7 @@ fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<Classifier
     }
     if forest_names.is_empty() {
         return Ok((
-            None,
-            Some("ClassifierForests holds no forest".into()),
+            Trained::No("ClassifierForests holds no forest".into()),
             names,
         ));
     }
@@ -657,8 +683,8 @@ fn read_classifier(ilp: &Ilp, n_label_names: Option<usize>) -> Result<Classifier
         let group = format!("{FORESTS}/{name}");
         forests.push(read_forest(ilp, &group, n_label_names, &mut words_left)?);
     }
-    let classifier = Classifier::new(forests).map_err(|r| err(ilp.path, r))?;
-    Ok((Some(classifier), None, names))
+    let classifier = Classifier::new(forests).map_err(|e| err(ilp.path, reason(e)))?;
+    Ok((Trained::Yes(classifier), names))
 }
 
 /// A count stored as a number (vigra stores its sizes as doubles): whole, from `min` to `max`.
@@ -769,7 +795,7 @@ fn read_forest(
         trees.push((topology, parameters));
     }
     Forest::from_vigra(n_features, n_classes, labels, weighted, &trees)
-        .map_err(|r| err(ilp.path, format!("{group}: {r}")))
+        .map_err(|e| err(ilp.path, format!("{group}: {}", reason(e))))
 }
 
 impl std::fmt::Display for Project {
@@ -801,19 +827,15 @@ impl std::fmt::Display for Project {
                 self.annotations.len()
             )?;
         }
-        match &self.classifier {
-            Some(c) => write!(
+        match &self.trained {
+            Trained::Yes(c) => write!(
                 f,
                 "  classifier: {} forests, {} trees, {} features per pixel",
                 c.forests.len(),
                 c.tree_count(),
                 c.n_features()
             ),
-            None => write!(
-                f,
-                "  classifier: none ({})",
-                self.classifier_note.as_deref().unwrap_or("not trained")
-            ),
+            Trained::No(why) => write!(f, "  classifier: none ({why})"),
         }
     }
 }

@@ -236,7 +236,7 @@ impl Project {
                 .and_then(|a| a.write_scalar(&v))
                 .map_err(|e| err(path, format!("blockSlice: {e}")))?;
         }
-        if let Some(c) = &self.classifier {
+        if let Ok(c) = self.classifier() {
             for (k, f) in c.forests.iter().enumerate() {
                 write_forest(&out, &format!("{FORESTS}/Forest{k:04}"), f)?;
             }

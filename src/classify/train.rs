@@ -5,10 +5,10 @@
 
 use crate::rng::Rng;
 use ndarray::{Array2, Array4, ArrayView2, ArrayView4};
-use rayon::prelude::*;
 
 use super::forest::{depth_of, f32_threshold, Classifier, Forest, Node, Tree};
-use super::{for_each_slab, pool, ClassifyInput, FeatureBank, Project};
+use super::{for_each_slab, ClassifyInput, FeatureBank, Project};
+use crate::runtime::{self, Pool};
 use crate::{Error, Result};
 
 /// How [`Classifier::train`] grows its forest.
@@ -22,7 +22,7 @@ pub struct TrainOptions {
     pub min_split: usize,
     /// Seed: the same seed, samples and options give the same forest on any thread count.
     pub seed: u64,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; 1 on an omeflow worker).
     pub threads: Option<usize>,
 }
 
@@ -71,24 +71,24 @@ impl Classifier {
             .mtry
             .unwrap_or_else(|| (nf as f64).sqrt().floor() as usize)
             .clamp(1, nf);
-        let pool = pool(options.threads)?;
-        let trees: Vec<Result<Tree>> = pool.install(|| {
-            (0..options.trees)
-                .into_par_iter()
-                .map(|k| {
-                    let grow = || {
-                        let mut rng =
-                            Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-                        grow_tree(&x, &y, n_classes, mtry, options.min_split.max(1), &mut rng)
-                    };
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(grow)).map_err(|p| {
-                        Error::Classify(format!(
-                            "training tree {k} panicked: {}",
-                            super::panic_message(&p)
-                        ))
-                    })
-                })
-                .collect()
+        let pool = Pool::new("train", options.threads)?;
+        let ks: Vec<usize> = (0..options.trees).collect();
+        let trees: Vec<Result<Tree>> = pool.map(&ks, |&k| {
+            runtime::catch(
+                || format!("training tree {k}"),
+                || {
+                    let mut rng =
+                        Rng(options.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+                    Ok(grow_tree(
+                        &x,
+                        &y,
+                        n_classes,
+                        mtry,
+                        options.min_split.max(1),
+                        &mut rng,
+                    ))
+                },
+            )
         });
         let trees = trees.into_iter().collect::<Result<Vec<Tree>>>()?;
         let forest = Forest {
@@ -98,7 +98,12 @@ impl Classifier {
             weighted: false,
             trees,
         };
-        Classifier::new(vec![forest]).map_err(Error::Classify)
+        Classifier::new(vec![forest]).map_err(|e| {
+            Error::Internal(format!(
+                "a trained forest fails its check: {}",
+                super::forest::reason(e)
+            ))
+        })
     }
 }
 
@@ -240,7 +245,7 @@ pub fn training_samples<I: ClassifyInput + ?Sized>(
             (nt, nz, ny, nx)
         )));
     }
-    let pool = pool(threads)?;
+    let pool = Pool::new("train", threads)?;
     let nf = bank.n_features();
     let mut rows: Vec<f32> = Vec::new();
     let mut ys: Vec<u32> = Vec::new();
@@ -276,8 +281,12 @@ pub fn training_samples<I: ClassifyInput + ?Sized>(
     if ys.is_empty() {
         return Err(Error::InvalidArgument("no labelled voxel".into()));
     }
-    let x = Array2::from_shape_vec((ys.len(), nf), rows)
-        .map_err(|e| Error::Classify(format!("internal: {e}")))?;
+    let x = Array2::from_shape_vec((ys.len(), nf), rows).map_err(|e| {
+        Error::Internal(format!(
+            "{} training samples of {nf} features: {e}",
+            ys.len()
+        ))
+    })?;
     Ok((x, ys))
 }
 
@@ -338,8 +347,7 @@ impl Project {
                 color: [128, 128, 128],
             });
         }
-        self.classifier = Some(Classifier::train(x.view(), &y, n_classes, options)?);
-        self.classifier_note = None;
+        self.set_classifier(Classifier::train(x.view(), &y, n_classes, options)?);
         self.feature_names = self.features.names(nc, nz > 1);
         Ok(())
     }
@@ -394,5 +402,65 @@ mod tests {
         assert_ne!(c, other);
         assert!(Classifier::train(x.view(), &y[..10], 2, &TrainOptions::default()).is_err());
         assert!(Classifier::train(x.view(), &vec![3; n], 2, &TrainOptions::default()).is_err());
+    }
+
+    #[test]
+    fn a_project_says_why_it_has_no_classifier() {
+        use crate::classify::{classify, FeatureId, FeatureSelection, LabelClass};
+        let features = FeatureSelection {
+            ids: vec![FeatureId::GaussianSmoothing],
+            scales: vec![1.0],
+            matrix: vec![vec![true]],
+            in_2d: vec![false],
+        };
+        let class = |name: &str| LabelClass {
+            name: name.into(),
+            color: [0, 0, 0],
+        };
+        let mut p = Project::new(features, vec![class("dark"), class("bright")]).unwrap();
+        // Left half dark, right half bright.
+        let image =
+            ndarray::Array5::from_shape_fn(
+                (1, 1, 1, 16, 16),
+                |(_, _, _, _, x)| {
+                    if x < 8 {
+                        10u16
+                    } else {
+                        200
+                    }
+                },
+            );
+        let untrained = |p: &Project| match p.classifier() {
+            Err(Error::Project { path, reason }) => format!("{path}: {reason}"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            untrained(&p),
+            "(in memory): not trained yet: call train or train_from_labels"
+        );
+        let e = classify(&image, &p).unwrap_err().to_string();
+        assert!(e.contains("not trained yet"), "{e}");
+        assert!(p.to_string().contains("classifier: none (not trained yet"));
+        // Two columns labelled at each edge.
+        let labels = ndarray::Array4::from_shape_fn((1, 1, 16, 16), |(_, _, _, x)| match x {
+            0 | 1 => 1u8,
+            14 | 15 => 2,
+            _ => 0,
+        });
+        let options = TrainOptions {
+            trees: 4,
+            threads: Some(1),
+            ..TrainOptions::default()
+        };
+        p.train_from_labels(&image, labels.view(), &options)
+            .unwrap();
+        assert_eq!(p.classifier().unwrap().tree_count(), 4);
+        let probs = classify(&image, &p).unwrap();
+        assert!(probs.data[[0, 0, 5, 14, 1]] > 0.5 && probs.data[[0, 0, 5, 1, 0]] > 0.5);
+        let c = p.remove_classifier().unwrap();
+        assert!(untrained(&p).contains("the classifier was removed"));
+        assert!(p.remove_classifier().is_none());
+        p.set_classifier(c);
+        assert_eq!(p.classifier().unwrap().tree_count(), 4);
     }
 }

@@ -85,7 +85,7 @@ impl Show for Project {
                 features.push_str(&format!("{f:?} ({})<br/>", scales.join(", ")));
             }
         }
-        let forests = match &self.classifier {
+        let forests = match self.classifier().ok() {
             Some(c) => format!(
                 "{} forests, {} trees, {} feature columns",
                 c.forests.len(),
@@ -114,7 +114,7 @@ impl Show for Project {
             self.ilastik_version,
             names.join(", "),
             self.feature_names.len(),
-            match &self.classifier {
+            match self.classifier().ok() {
                 Some(c) => format!("{} forests", c.forests.len()),
                 None => "no classifier".into(),
             }

@@ -444,8 +444,8 @@ pub fn convolve_axis(
             r.start >= s.start && r.end <= s.end
         };
         if !inside || r.start > r.end {
-            return Err(Error::Classify(format!(
-                "internal: output range {r:?} on axis {a} outside {s:?}"
+            return Err(Error::Internal(format!(
+                "output range {r:?} on axis {a} outside {s:?}"
             )));
         }
     }
@@ -459,8 +459,8 @@ pub fn convolve_axis(
         for j in -r..=r {
             let g = mirror(o as isize + j, n);
             if g < s0 || g >= s0 + slen {
-                return Err(Error::Classify(format!(
-                    "internal: axis {axis} position {g} is outside the block {s0}..{}",
+                return Err(Error::Internal(format!(
+                    "axis {axis} position {g} is outside the block {s0}..{}",
                     s0 + slen
                 )));
             }
@@ -476,7 +476,7 @@ pub fn convolve_axis(
             lo[a] = ranges[a].start - src.origin[a];
         }
     }
-    let layout = || Error::Classify("internal: a block is not in standard layout".into());
+    let layout = || Error::Internal("a block is not in standard layout".into());
     let job = Job {
         axis,
         taps: &taps,
@@ -537,8 +537,8 @@ pub fn crop(src: &Block, out: [std::ops::Range<usize>; 3]) -> Result<Block> {
     for (a, r) in out.iter().enumerate() {
         let s = src.range(a);
         if r.start < s.start || r.end > s.end {
-            return Err(Error::Classify(format!(
-                "internal: crop {r:?} outside {s:?} on axis {a}"
+            return Err(Error::Internal(format!(
+                "crop {r:?} outside {s:?} on axis {a}"
             )));
         }
     }

@@ -64,11 +64,12 @@ pub fn auto_range<T: Element, S: Data<Elem = T>>(plane: &ArrayBase<S, Ix2>) -> O
 impl Picture {
     /// A picture from raw RGB bytes (row-major, 3 bytes per pixel).
     pub fn from_rgb(width: usize, height: usize, rgb: Vec<u8>) -> Result<Self> {
-        if rgb.len() != width * height * 3 {
+        let need = width.checked_mul(height).and_then(|n| n.checked_mul(3));
+        if need != Some(rgb.len()) {
             return Err(Error::InvalidArgument(format!(
                 "{} RGB bytes do not make a {width} x {height} picture (need {})",
                 rgb.len(),
-                width * height * 3
+                need.map_or_else(|| "more than memory holds".to_string(), |n| n.to_string())
             )));
         }
         Ok(Self {
@@ -239,7 +240,7 @@ impl Picture {
             )));
         }
         let mut out = Vec::new();
-        let fail = |e: png::EncodingError| Error::InvalidArgument(format!("encoding PNG: {e}"));
+        let fail = |e: png::EncodingError| Error::Internal(format!("encoding PNG: {e}"));
         {
             let mut enc = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
             enc.set_color(png::ColorType::Rgb);

@@ -52,8 +52,7 @@ pub fn objects_per_plane_svg(counts: &[PlaneCount]) -> Result<String> {
 
     let mut svg = String::new();
     {
-        let fail =
-            |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("drawing the plot: {e}"));
+        let fail = |e: &dyn std::fmt::Display| Error::Internal(format!("drawing the plot: {e}"));
         let root = SVGBackend::with_string(&mut svg, (560, 260)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(&e))?;
         let mut chart = ChartBuilder::on(&root)

@@ -64,8 +64,8 @@ pub(crate) struct Node {
     pub(crate) children: [u32; 2],
 }
 
-/// One decision tree.
-#[derive(Clone, Debug, PartialEq)]
+/// One decision tree (the default is a tree with no nodes, which trees start from).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tree {
     pub(crate) nodes: Vec<Node>,
     /// Per node: its leaf number, or [`INTERNAL`].
@@ -361,13 +361,7 @@ fn convert_tree(
         a.checked_add(k)
             .ok_or_else(|| malformed(format!("index {a} + {k} overflows")))
     };
-    let mut tree = Tree {
-        nodes: Vec::new(),
-        leaf_slot: Vec::new(),
-        depth: 0,
-        leaf_values: Vec::new(),
-        leaf_totals: Vec::new(),
-    };
+    let mut tree = Tree::default();
     // (topology address, our node index) still to convert; our index is allocated on push.
     let mut map = std::collections::HashMap::<usize, u32>::new();
     let mut stack = vec![2usize];

@@ -126,13 +126,7 @@ fn grow_tree(
     let n = y.len();
     let nf = x.ncols();
     let sample: Vec<usize> = (0..n).map(|_| rng.below(n)).collect();
-    let mut tree = Tree {
-        nodes: Vec::new(),
-        leaf_slot: Vec::new(),
-        depth: 0,
-        leaf_values: Vec::new(),
-        leaf_totals: Vec::new(),
-    };
+    let mut tree = Tree::default();
     // (samples, the node index reserved for them); children are pushed after their parent.
     let mut stack = vec![(sample, 0usize)];
     tree.nodes.push(Node {

@@ -135,15 +135,7 @@ impl Show for [Segmentation] {
              <tr><th style=\"text-align:left\">{} planes</th><th>{total}</th></tr></table>",
             self.len()
         );
-        let counts: Vec<PlaneCount> = self
-            .iter()
-            .filter_map(|s| {
-                s.plane.map(|plane| PlaneCount {
-                    plane,
-                    objects: s.count,
-                })
-            })
-            .collect();
+        let counts = plane_counts(self);
         let plot = if counts.len() >= 2 {
             objects_per_plane_svg(&counts)?
         } else {
@@ -175,9 +167,9 @@ impl Show for Vec<Segmentation> {
     }
 }
 
-/// Write the objects-per-plane plot of `results` to an SVG file.
-pub fn save_objects_plot(results: &[Segmentation], path: impl AsRef<Path>) -> Result<()> {
-    let counts: Vec<PlaneCount> = results
+/// The objects of each result that knows its plane: the points of the objects-per-plane plot.
+fn plane_counts(results: &[Segmentation]) -> Vec<PlaneCount> {
+    results
         .iter()
         .filter_map(|s| {
             s.plane.map(|plane| PlaneCount {
@@ -185,7 +177,12 @@ pub fn save_objects_plot(results: &[Segmentation], path: impl AsRef<Path>) -> Re
                 objects: s.count,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Write the objects-per-plane plot of `results` to an SVG file.
+pub fn save_objects_plot(results: &[Segmentation], path: impl AsRef<Path>) -> Result<()> {
+    let counts = plane_counts(results);
     let path = path.as_ref();
     crate::output::write_file(path, objects_per_plane_svg(&counts)?.as_bytes())
 }

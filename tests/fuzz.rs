@@ -15,7 +15,7 @@
 //! * `OMEFLOW_FUZZ_SEED=S`: another base seed (default 0).
 //! * `OMEFLOW_FUZZ_REPLAY=<target>:<case seed>`: run one case only (printed on failure).
 //!
-//! `bench/fuzz.sh` runs a long campaign; run with `-- --nocapture` to see the counts.
+//! `scripts/fuzz.sh` runs a long campaign; run with `-- --nocapture` to see the counts.
 
 mod common;
 
@@ -237,7 +237,7 @@ where
     (ending, panics, elapsed)
 }
 
-/// What a target saw, printed at its end (and by `bench/fuzz.sh`).
+/// What a target saw, printed at its end (and by `scripts/fuzz.sh`).
 #[derive(Default)]
 struct Stats {
     tried: usize,

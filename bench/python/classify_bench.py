@@ -1,9 +1,9 @@
 """vigra (what ilastik runs) against omeflow: features + prediction of pixel-class-133.ilp.
 
-Usage: /usr/bin/python3 bench/classify_bench.py [--z 237] [--threads 1,2] [--skip-omeflow]
+Usage: /usr/bin/python3 bench/python/classify_bench.py [--z 237] [--threads 1,2] [--skip-omeflow]
 
 Run with Debian's /usr/bin/python3 (python3-vigra, python3-h5py). Synthesises the stack of
-benches/classify.rs (z 237 x y 218 x x 212, 2 channels, uint16; the same integer formula), times
+bench/rust/classify.rs (z 237 x y 218 x x 212, 2 channels, uint16; the same integer formula), times
 vigra computing the project's 122 features and predicting with its eight forests, runs
 `cargo bench --bench classify` on the same stack, compares the probabilities and prints
 voxels per second for both.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import vigra
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
 import vigra_reference as ref  # noqa: E402
 
@@ -50,7 +50,7 @@ def splitmix64(x):
 
 
 def stack(nz):
-    """benches/classify.rs's stack: (z, y, x, c) uint16."""
+    """bench/rust/classify.rs's stack: (z, y, x, c) uint16."""
     _, ny, nx = SHAPE
     z, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
     i = ((z * ny + y) * nx + x).astype(np.uint64)

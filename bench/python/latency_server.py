@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A static-file HTTP server on 127.0.0.1 that adds a fixed delay to every request.
 
-    python3 bench/latency_server.py ROOT [--latency-ms 50] [--port 0]
+    python3 bench/python/latency_server.py ROOT [--latency-ms 50] [--port 0]
 
 Serves files under ROOT (GET and HEAD, single `Range: bytes=...` requests answered with 206,
 HTTP/1.1 keep-alive), sleeping --latency-ms before answering each request (404s included), as a
@@ -10,8 +10,8 @@ line of stdout once it accepts connections. `GET /__stats` (no delay) answers
 {"requests": n, "bytes": n, "not_found": n}; `GET /__stats?reset=1` also zeroes them.
 Bound to 127.0.0.1 only. Stops on SIGTERM / SIGINT.
 
-`bench/segment_bench.py --latency-ms X` runs it as a child process (a separate process, so its
-request handling does not compete for the benchmark process's GIL with dask).
+`bench/python/segment_bench.py --latency-ms X` runs it as a child process (a separate process, so
+its request handling does not compete for the benchmark process's GIL with dask).
 """
 
 import argparse

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """One plane of the tutorial's segmentation (smooth, threshold, label): scipy.ndimage and dask-image.
 
-    python3 bench/plane_bench.py [--omeflow PATH] [--repeat-scale 1.0]
+    python3 bench/python/plane_bench.py [--omeflow PATH] [--repeat-scale 1.0]
 
-For a 128 x 135 and a 2048 x 2169 uint16 plane (bench/make_fixtures.py's generator) it prints the
-best-of-N milliseconds per plane of
+For a 128 x 135 and a 2048 x 2169 uint16 plane (bench/python/make_fixtures.py's generator) it
+prints the best-of-N milliseconds per plane of
   - scipy.ndimage: gaussian_filter(sigma=[1, 1]), 0.75 * max, label (the work itself),
   - dask-image as the tutorial calls it (gaussian_filter, eager max, label; labels and count
     computed), on the plane as one chunk and, for the full-size plane, in the fixtures'
@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from make_fixtures import LARGE_HW, SMALL_HW, make_planes  # noqa: E402
 

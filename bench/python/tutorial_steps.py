@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python tutorial's steps, timed one by one, beside the notebook's cells in the Rust kernel.
 
-    python3 bench/tutorial_steps.py [--kernel-json FILE] [--repeat 3]
+    python3 bench/python/tutorial_steps.py [--kernel-json FILE] [--repeat 3]
 
 Runs the steps of "Analyze data stored in a public S3 repository in parallel" that need no OMERO
 server on the embedded sample (image 4007801, written by any kernel start or `omeflow sample` to
@@ -10,7 +10,7 @@ analyze one plane (dask-image, as the tutorial), prepare the lazy calls (the not
 10 z x 2 c window) and compute them. Each step's time is the best of --repeat runs in one Python
 process, except the imports (the first run).
 
-With --kernel-json (written by `python3 bench/kernel_start.py NOTEBOOK --json-out FILE` on
+With --kernel-json (written by `python3 bench/python/kernel_start.py NOTEBOOK --json-out FILE` on
 notebooks/public_s3_segmentation_parallel.ipynb) it prints the matching cell's time and the ratio
 cell / Python step. The connect, load-image and disconnect steps talk to an OMERO server in Python
 (BlitzGateway over Ice) and have no local Python equivalent, so they are not compared.

@@ -1,7 +1,7 @@
 //! Features + prediction of pixel-class-133.ilp on a synthetic blastocyst-sized stack
 //! (z 237 x y 218 x x 212, 2 channels, uint16), the shape the project was trained on.
 //! Run: `cargo bench --bench classify [-- --z N --threads 1,2 --probs FILE]`;
-//! `bench/classify_bench.py` times vigra on the same stack (same integer formula).
+//! `bench/python/classify_bench.py` times vigra on the same stack (same integer formula).
 //!
 //! Running the built binary directly needs `OMEFLOW_BENCH=1` (or `--bench`).
 //! Prints one JSON line per thread count: {"threads", "seconds", "voxels_per_second", ...}.

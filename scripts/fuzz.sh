@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A long fuzzing campaign (issue 14): the targets of tests/fuzz.rs with many more inputs.
 #
-#   bash bench/fuzz.sh [iterations]        # default 50000 (metadata and chunks; OMERO /4, .ilp /20)
+#   bash scripts/fuzz.sh [iterations]      # default 50000 (metadata and chunks; OMERO /4, .ilp /20)
 #
 # OMEFLOW_FUZZ_SEED=S     another base seed, for a campaign that tries other inputs
 # A failing input is saved under target/fuzz-crashes/<target>-<seed>/ with the line that

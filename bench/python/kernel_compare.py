@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The omeflow kernel beside the stock evcxr_jupyter 0.22.0 and Python's kernel, in one run.
 
-    python3 bench/kernel_compare.py [--runs 2] [--cold] [--json-out FILE]
+    python3 bench/python/kernel_compare.py [--runs 2] [--cold] [--json-out FILE]
 
 For each kernel, each tutorial notebook is run from a fresh kernel, --runs times (the figures are
 the last, warm run; the first run of the stock kernel compiles its build folder):
 - omeflow: the installed `omeflow-rust` kernel (kernel/install);
 - stock: evcxr_jupyter 0.22.0 from crates.io with omeflow's prelude as the kernel had it before
-  kernel/ became a crate (bench/kernel_start.py --baseline stock);
+  kernel/ became a crate (bench/python/kernel_start.py --baseline stock);
 - python: ipykernel running the Python tutorial "Analyze data stored in a public S3 repository in
   parallel" (dask, dask-image) on the same sample image; the ilastik tutorial has no Python run
   here (ilastik itself is not installable from PyPI).

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Segmentation throughput: the tutorial's dask code against `omeflow segment`.
 
-    python3 bench/segment_bench.py [--fixtures DIR] [--omeflow PATH] [--workers N]
+    python3 bench/python/segment_bench.py [--fixtures DIR] [--omeflow PATH] [--workers N]
                                    [--latency-ms 50] [--dask-budget SECONDS]
 
-For each fixture image (bench/make_fixtures.py) it runs
+For each fixture image (bench/python/make_fixtures.py) it runs
   (a) the tutorial "Analyze data stored in a public S3 repository in parallel" with dask
       (`da.from_zarr`, `dask.delayed(analyze)`, `dask.compute`, default threaded scheduler),
   (b) `omeflow segment <url> --json`,
 and prints planes/s for both, their ratio, and whether per-plane object counts agree.
-With --latency-ms X the fixtures are served by bench/latency_server.py on 127.0.0.1 with X ms added
-to every request and both sides read the http:// URL. Exits 0 whatever the figures: this is a
+With --latency-ms X the fixtures are served by bench/python/latency_server.py on 127.0.0.1 with X ms
+added to every request and both sides read the http:// URL. Exits 0 whatever the figures: this is a
 benchmark, not a test.
 """
 
@@ -33,7 +33,7 @@ except ImportError as _e:
     IMPORT_ERROR = _e
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 
 GOALS = {  # omeflow planes/s divided by dask planes/s
     ("local", "small"): 100.0,
@@ -393,7 +393,7 @@ def main(argv=None):
     for name in images:
         if not os.path.isfile(os.path.join(args.fixtures, f"{name}.zarr", "0", ".zarray")):
             print(f"missing fixture {args.fixtures}/{name}.zarr: run "
-                  f"python3 bench/make_fixtures.py {args.fixtures}")
+                  f"python3 bench/python/make_fixtures.py {args.fixtures}")
             return 0
 
     if IMPORT_ERROR is not None:

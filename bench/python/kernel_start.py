@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Kernel start-up and per-cell times of a Rust kernel (the omeflow kernel by default).
 
-    python3 bench/kernel_start.py [NOTEBOOK] [--kernel omeflow-rust] [--cell CODE ...]
-    python3 bench/kernel_start.py [NOTEBOOK] --baseline stock|none|ndarray
-    python3 bench/kernel_start.py [NOTEBOOK] --cold
+    python3 bench/python/kernel_start.py [NOTEBOOK] [--kernel omeflow-rust] [--cell CODE ...]
+    python3 bench/python/kernel_start.py [NOTEBOOK] --baseline stock|none|ndarray
+    python3 bench/python/kernel_start.py [NOTEBOOK] --cold
 
 Starts the kernel with jupyter_client, runs each code cell of NOTEBOOK in order (or the --cell
 codes, default one cell that defines a variable), and prints: seconds from start to the kernel
@@ -63,7 +63,7 @@ def tree_rss_kb(pid):
 # A cell that defines a variable whose type evcxr must infer, as the notebooks' first cells do.
 DEFAULT_CELL = 'let greeting = String::from("omeflow");\ngreeting.len()'
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNEL_HOME = os.environ.get("OMEFLOW_KERNEL_HOME", os.path.expanduser("~/.cache/omeflow-kernel"))
 
 BASELINE_INIT = {

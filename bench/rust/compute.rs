@@ -1,6 +1,7 @@
 //! Task overhead of `compute` and of the futures `Client`: time per empty task at 1,000 and
-//! 1,000,000 tasks. Run: `cargo bench --bench compute`; `bench/compute_bench.py` measures dask's
-//! `delayed`/`compute` and `Client.submit`/`gather` on the same machine and prints the ratios.
+//! 1,000,000 tasks. Run: `cargo bench --bench compute`; `bench/python/compute_bench.py` measures
+//! dask's `delayed`/`compute` and `Client.submit`/`gather` on the same machine and prints the
+//! ratios.
 //! `--json` prints the figures as JSON for that script.
 
 use std::time::Instant;

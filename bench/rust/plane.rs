@@ -1,6 +1,6 @@
 //! Micro-benchmark of one plane of the tutorial's recipe (smooth + threshold + label), for an
 //! IDR level-4 sized plane (128 x 135) and a full-size one (2048 x 2169), uint16.
-//! Run: `cargo bench --bench plane`; `bench/plane_bench.py` times scipy on the same planes.
+//! Run: `cargo bench --bench plane`; `bench/python/plane_bench.py` times scipy on the same planes.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 """Task overhead: omeflow's compute / Client against dask's delayed/compute and Client.submit/gather.
 
-Usage: python3 bench/compute_bench.py [--dask-max N]
+Usage: python3 bench/python/compute_bench.py [--dask-max N]
 Runs `cargo bench --bench compute -- --json` for omeflow (1,000 and 1,000,000 empty tasks) and
 times dask on the same machine with empty tasks at 1,000 and 10,000 tasks (dask at a million
 tasks takes many minutes; its per-task time is flat by then, so the 10,000 figure stands for
@@ -15,7 +15,7 @@ from pathlib import Path
 import dask
 from dask.distributed import Client, LocalCluster
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def empty(i):

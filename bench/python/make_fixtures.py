@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Write the two OME-Zarr benchmark images for `bench/segment_bench.py`.
+"""Write the two OME-Zarr benchmark images for `bench/python/segment_bench.py`.
 
-    python3 bench/make_fixtures.py OUTDIR [--small-planes N] [--large-planes M] [--seed S]
+    python3 bench/python/make_fixtures.py OUTDIR [--small-planes N] [--large-planes M] [--seed S]
 
 Writes OUTDIR/small.zarr and OUTDIR/large.zarr: NGFF 0.4 images on Zarr v2 (zarr-python,
 "/" chunk keys, blosc lz4 clevel 5 with byte shuffle as IDR writes them), uint16, axes
@@ -15,7 +15,7 @@ t, c, z, y, x, one dataset "0", an `omero` block with 2 channels.
 Pixels: nuclei-like gaussian blobs (random position, size, brightness, slightly elliptical) on
 a noisy background with shot noise, a few planes holding background only (as at the ends of a
 light-sheet stack). Deterministic: the same arguments give the same bytes. The plane generator
-`make_planes` is also used by `bench/plane_bench.py`.
+`make_planes` is also used by `bench/python/plane_bench.py`.
 """
 
 import argparse

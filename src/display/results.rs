@@ -194,7 +194,7 @@ fn probability_picture(plane: &Array2<f32>) -> Picture {
 }
 
 /// Write one class's probabilities (0..1) of one plane as a viridis PNG, uncaptioned: the
-/// pictures of `omeflow classify --png` (see [`crate::classify::run_classify`]).
+/// pictures of `omeflow classify --png` (see [`crate::batch::classify::run`]).
 pub fn save_probability_png(plane: &Array2<f32>, path: &Path) -> Result<()> {
     probability_picture(plane).save_png(path)
 }

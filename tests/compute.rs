@@ -240,6 +240,6 @@ fn a_failed_task_keeps_its_error_kind() {
         delayed("t:0, c:0, z:1", || Err::<u8, _>("not ours")),
     ];
     let err = compute(tasks).unwrap_err();
-    assert!(matches!(err.failures[0].error, Error::OutOfBounds(_)));
-    assert!(matches!(&err.failures[1].error, Error::Task(m) if m == "not ours"));
+    assert!(matches!(*err.failures[0].error, Error::OutOfBounds(_)));
+    assert!(matches!(&*err.failures[1].error, Error::Task(m) if m == "not ours"));
 }

@@ -79,7 +79,7 @@ impl<T> Future<T> {
         let failure = |message: &str| TaskFailure {
             index: self.index,
             label: self.label.clone(),
-            error: Error::Internal(message.into()),
+            error: Box::new(Error::Internal(message.into())),
         };
         let Ok(mut guard) = self.slot.value.lock() else {
             return Err(failure("the result was lost (poisoned lock)"));
@@ -121,9 +121,9 @@ impl<T> Drop for Completer<T> {
             let failure = TaskFailure {
                 index: self.index,
                 label: std::mem::take(&mut self.label),
-                error: Error::Incomplete(
+                error: Box::new(Error::Incomplete(
                     "cancelled: the client was dropped before the task started".into(),
-                ),
+                )),
             };
             self.fill(Err(failure));
         }

@@ -45,7 +45,9 @@ fn unerase<T: 'static>(index: usize, r: Result<AnyValue, TaskFailure>) -> Result
         v.downcast::<T>().map(|v| *v).map_err(|_| TaskFailure {
             index,
             label: String::new(),
-            error: Error::Internal("a task's result came back with another type".into()),
+            error: Box::new(Error::Internal(
+                "a task's result came back with another type".into(),
+            )),
         })
     })
 }
@@ -64,7 +66,7 @@ impl<T> Delayed<T> {
             Err(error) => Err(TaskFailure {
                 index,
                 label,
-                error,
+                error: Box::new(error),
             }),
         }
     }
@@ -183,7 +185,7 @@ impl Compute {
                     Err(TaskFailure {
                         index: i,
                         label: String::new(),
-                        error: Error::Internal("the task never reported back".into()),
+                        error: Box::new(Error::Internal("the task never reported back".into())),
                     })
                 })
             })
@@ -306,7 +308,7 @@ impl Compute {
                     Err(TaskFailure {
                         index: i,
                         label: task.label,
-                        error,
+                        error: Box::new(error),
                     }),
                 );
             }

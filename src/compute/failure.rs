@@ -12,7 +12,7 @@ use crate::Error;
 /// use omeflow::Error;
 /// let r = compute_all(vec![delayed("z:0", || Err::<(), _>(Error::OutOfBounds("z 9".into())))]);
 /// let failure = r.into_iter().next().unwrap().unwrap_err();
-/// assert!(matches!(failure.error, Error::OutOfBounds(_)) && !failure.panicked());
+/// assert!(matches!(*failure.error, Error::OutOfBounds(_)) && !failure.panicked());
 /// ```
 #[derive(Debug)]
 pub struct TaskFailure {
@@ -21,19 +21,20 @@ pub struct TaskFailure {
     /// The task's label (e.g. `t:3, c:0, z:17`).
     pub label: String,
     /// What went wrong: the task's own [`Error`], [`Error::Task`] for another error type,
-    /// [`Error::Panicked`] for a panic.
-    pub error: Error,
+    /// [`Error::Panicked`] for a panic. Boxed, so a million task results held by `compute`
+    /// carry one pointer for the error, not an `Error`'s width each.
+    pub error: Box<Error>,
 }
 
 impl TaskFailure {
     /// Whether the task panicked (rather than returning an error).
     pub fn panicked(&self) -> bool {
-        matches!(self.error, Error::Panicked { .. })
+        matches!(*self.error, Error::Panicked { .. })
     }
 
     /// The error's message, or the panic's.
     pub fn message(&self) -> String {
-        match &self.error {
+        match &*self.error {
             Error::Panicked { message, .. } => message.clone(),
             e => e.to_string(),
         }
@@ -53,7 +54,7 @@ impl fmt::Display for TaskFailure {
 
 impl std::error::Error for TaskFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        Some(&*self.error)
     }
 }
 

@@ -140,7 +140,23 @@ impl std::fmt::Debug for ServerClient {
     }
 }
 
-/// `idr.openmicroscopy.org` means HTTPS; a URL keeps its scheme (plain `http://` only when written).
+/// The OMERO.web address of a server given by its websocket address, as the Python tutorials
+/// connect (`wss://workshop.openmicroscopy.org/omero-ws`, `ws://idr.openmicroscopy.org/omero-ws`):
+/// the same host over HTTPS, without the websocket route. omeflow speaks OMERO.web's JSON API, not
+/// Ice over websockets; HTTPS even for `ws://`, since the web server of such a host serves HTTPS.
+fn web_of_websocket(url: &Url) -> Option<Url> {
+    if !matches!(url.scheme(), "ws" | "wss") {
+        return None;
+    }
+    let host = url.host_str()?;
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/omero-ws").unwrap_or(path);
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Url::parse(&format!("https://{host}{port}{path}/")).ok()
+}
+
+/// `idr.openmicroscopy.org` means HTTPS; a URL keeps its scheme (plain `http://` only when
+/// written); a websocket address (`wss://host/omero-ws`) means the same host's OMERO.web.
 pub(crate) fn root_url(host: &str) -> Result<Url> {
     let host = host.trim();
     let invalid = |reason: &str| Error::InvalidUrl {
@@ -159,14 +175,17 @@ pub(crate) fn root_url(host: &str) -> Result<Url> {
     };
     // The url crate's messages name no part of the input.
     let mut url = Url::parse(&text).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid(
-            "an OMERO server is reached over https:// (or http:// when written)",
-        ));
-    }
     if url.password().is_some() || !url.username().is_empty() {
         return Err(invalid(
             "credentials in the URL are not used; pass the user and password to connect",
+        ));
+    }
+    if let Some(web) = web_of_websocket(&url) {
+        url = web;
+    }
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid(
+            "an OMERO server is reached over https:// (or http:// when written)",
         ));
     }
     if url.host_str().is_none() {
@@ -249,6 +268,11 @@ impl ServerClient {
     ) -> Result<Self> {
         let root = root_url(host)?;
         let shown = redact_host(host);
+        if host.trim().starts_with("ws") && root.scheme() == "https" {
+            eprintln!(
+                "omeflow: {shown} is OMERO's websocket address; using the same server's OMERO.web JSON API at {root}"
+            );
+        }
         crate::store::ensure_tls_provider();
         let builder = || {
             reqwest::Client::builder()
@@ -1039,6 +1063,25 @@ mod tests {
         );
         assert!(root_url("ftp://x").is_err());
         assert!(root_url("").is_err());
+        // The tutorials' websocket addresses mean the same server's OMERO.web, over HTTPS.
+        for (ws, web) in [
+            (
+                "wss://workshop.openmicroscopy.org/omero-ws",
+                "https://workshop.openmicroscopy.org/",
+            ),
+            (
+                "ws://idr.openmicroscopy.org/omero-ws",
+                "https://idr.openmicroscopy.org/",
+            ),
+            ("wss://host:4066/omero-ws/", "https://host:4066/"),
+            ("wss://host/web/omero-ws", "https://host/web/"),
+        ] {
+            assert_eq!(root_url(ws).unwrap().as_str(), web, "{ws}");
+        }
+        let e = root_url("wss://bob:hunter2@host/omero-ws")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
         let e = root_url("https://bob:hunter2@host")
             .unwrap_err()
             .to_string();

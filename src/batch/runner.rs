@@ -65,16 +65,6 @@ impl<'p> Runner<'p> {
         })
     }
 
-    /// Read at most `window` items ahead (at least 1).
-    pub(crate) fn set_window(&mut self, window: usize) {
-        self.window = window.max(1);
-    }
-
-    /// Threads the work runs on.
-    pub(crate) fn threads(&self) -> usize {
-        self.pool.threads()
-    }
-
     /// Run every item `reads` yields through `work`, then `record`. Returns once every read
     /// item was recorded; an error if `record` stopped the run, or if the reads ended (or
     /// panicked) before `total` items arrived, which is [`Error::Incomplete`] naming `what`.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::runner::{Flow, Runner, Spread};
 use super::{Progress, Report};
 use crate::ngff::OmeZarr;
-use crate::runtime::MAX_THREADS;
+use crate::runtime::{self, check_threads};
 use crate::segment::SegmentParams;
 use crate::store::{redact, StoreOptions};
 use crate::{Error, Result};
@@ -81,13 +81,7 @@ impl SegmentJob {
     /// Check the job's values before anything is read or created.
     pub fn validate(&self) -> Result<()> {
         self.params.validate()?;
-        if let Some(n) = self.threads {
-            if !(1..=MAX_THREADS).contains(&n) {
-                return Err(Error::InvalidArgument(format!(
-                    "threads {n}: use 1 to {MAX_THREADS}"
-                )));
-            }
-        }
+        check_threads(self.threads)?;
         if let Some(w) = self.window {
             if !(1..=1 << 16).contains(&w) {
                 return Err(Error::InvalidArgument(format!(
@@ -159,16 +153,16 @@ pub fn run(
     let planes = Planes::new(px.shape(), &job.t, &job.c, &job.z)?;
     let total = planes.len();
     let source = redact(&job.source);
+    let threads = runtime::threads(job.threads)?;
+    let window = reader::window(job.window, &px, threads, options.concurrency);
     let mut runner = Runner::new(
         "segment",
-        job.threads,
-        1, // set below, once the threads are known
+        Some(threads),
+        window,
         Spread::Items,
         total,
         progress,
     )?;
-    let window = reader::window(job.window, &px, runner.threads(), options.concurrency);
-    runner.set_window(window);
 
     let labels = match &job.labels_out {
         Some(loc) => Some(Labels::create(loc, &job.labels_name, px.shape(), &source)?),

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use futures::StreamExt;
-use ndarray::{s, Array4};
+use ndarray::s;
 use serde::{Deserialize, Serialize};
 
 use super::runner::{Flow, Runner, Spread};
 use super::{Progress, Report};
-use crate::classify::{checked_len, predict_volume, ClassifyInput, FeatureBank, Project};
+use crate::classify::{
+    checked_len, predict_volume, timepoint_f32, ClassifyInput, FeatureBank, Project,
+};
 use crate::ngff::writer::{ImageSpec, ImageWriter};
-use crate::ngff::{Channel, DType, OmeZarr, Pixels, Region, Window};
+use crate::ngff::{Channel, DType, OmeZarr, Window};
 use crate::runtime::check_threads;
 use crate::store::{redact, StoreOptions};
 use crate::{Error, Result};
@@ -89,37 +91,36 @@ pub fn run(
     options: &StoreOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report<ClassifyOutcome>> {
-    let task = job;
-    check_threads(task.threads)?;
-    if task.png_dir.is_none() && task.png_z != 0 {
+    check_threads(job.threads)?;
+    if job.png_dir.is_none() && job.png_z != 0 {
         return Err(Error::InvalidArgument(format!(
             "--png-z {} without --png: no PNG would be written; give a folder with --png",
-            task.png_z
+            job.png_z
         )));
     }
-    let project = Project::open(&task.project)?;
+    let project = Project::open(&job.project)?;
     let classifier = project.classifier()?;
-    let image = OmeZarr::open(&task.source, options)?;
-    let pixels = image.level(task.level)?;
+    let image = OmeZarr::open(&job.source, options)?;
+    let pixels = image.level(job.level)?;
     let [nt, nc, nz, ny, nx] = pixels.shape5();
-    if task.png_dir.is_some() && task.png_z >= nz {
+    if job.png_dir.is_some() && job.png_z >= nz {
         return Err(Error::OutOfBounds(format!(
             "--png-z {} of an image with {nz} planes (0..{nz})",
-            task.png_z
+            job.png_z
         )));
     }
     let bank = FeatureBank::new(&project.features, nc, nz > 1)?;
     if bank.n_features() != classifier.n_features() {
         return Err(Error::Classify(format!(
             "{} gives {} features ({nc} channels, {}); the project's classifier expects {}",
-            crate::store::redact(&task.source),
+            crate::store::redact(&job.source),
             bank.n_features(),
             if nz > 1 { "3-D" } else { "2-D" },
             classifier.n_features()
         )));
     }
     bank.check_fits([nz, ny, nx])?;
-    if let Some(dir) = task.png_dir.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+    if let Some(dir) = job.png_dir.as_ref().filter(|d| d.exists() && !d.is_dir()) {
         return Err(Error::InvalidArgument(format!(
             "--png {}: a file is there, not a folder",
             dir.display()
@@ -127,7 +128,7 @@ pub fn run(
     }
     let ncls = classifier.n_classes();
     checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
-    let mut runner = Runner::new("classify", task.threads, 1, Spread::Inside, nt, progress)?;
+    let mut runner = Runner::new("classify", job.threads, 1, Spread::Inside, nt, progress)?;
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project
@@ -136,7 +137,7 @@ pub fn run(
                 .map_or_else(|| format!("Label {}", k + 1), |l| l.name.clone())
         })
         .collect();
-    let writer = match &task.out {
+    let writer = match &job.out {
         Some(out) => {
             let sc = pixels.scale();
             let channels = (0..ncls)
@@ -159,14 +160,14 @@ pub fn run(
                 .with_scale([sc[0], 1.0, sc[2], sc[3], sc[4]], None, None)
                 .with_name(format!(
                     "ilastik probabilities of {}",
-                    crate::store::redact(&task.source)
+                    crate::store::redact(&job.source)
                 ))
                 .with_channels(channels);
             Some(ImageWriter::replace(out, spec)?)
         }
         None => None,
     };
-    if let Some(dir) = &task.png_dir {
+    if let Some(dir) = &job.png_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     }
     let start = Instant::now();
@@ -176,7 +177,7 @@ pub fn run(
     let reads = futures::stream::iter(0..nt)
         .map(move |t| {
             let px = read_px.clone();
-            async move { (TimePoint(t), timepoint(&px, t).await) }
+            async move { (TimePoint(t), timepoint_f32(&px, t).await) }
         })
         .buffered(1);
     runner.run(
@@ -202,10 +203,10 @@ pub fn run(
                 }
             }
             let mut pngs = Vec::new();
-            if let Some(dir) = &task.png_dir {
+            if let Some(dir) = &job.png_dir {
                 for k in 0..ncls {
-                    let path = dir.join(format!("t{t}_z{}_class{}.png", task.png_z, k + 1));
-                    let plane = probs.slice(s![task.png_z, .., .., k]).to_owned();
+                    let path = dir.join(format!("t{t}_z{}_class{}.png", job.png_z, k + 1));
+                    let plane = probs.slice(s![job.png_z, .., .., k]).to_owned();
                     crate::display::save_probability_png(&plane, &path)?;
                     pngs.push(path.display().to_string());
                 }
@@ -228,11 +229,11 @@ pub fn run(
     let seconds = start.elapsed().as_secs_f64();
     let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
     Ok(Report {
-        source: redact(&task.source),
-        level: task.level,
+        source: redact(&job.source),
+        level: job.level,
         seconds,
         outcome: ClassifyOutcome {
-            project: task.project.display().to_string(),
+            project: job.project.display().to_string(),
             shape: [nt, nz, ny, nx],
             channels: nc,
             classes,
@@ -240,7 +241,7 @@ pub fn run(
             trees: classifier.tree_count(),
             voxels_per_second: voxels / seconds.max(1e-9),
             mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
-            out: task.out.as_deref().map(crate::store::redact),
+            out: job.out.as_deref().map(crate::store::redact),
             pngs,
         },
     })
@@ -252,28 +253,6 @@ struct TimePoint(usize);
 impl std::fmt::Display for TimePoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "time point {}", self.0)
-    }
-}
-
-/// Time point `t` as float32 (c, z, y, x); plane by plane when the whole time point is over
-/// the reader's memory budget (the features need all of it anyway).
-async fn timepoint(px: &Pixels, t: usize) -> Result<Array4<f32>> {
-    let sh = px.shape();
-    let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
-    match px.region_async(&region).await {
-        Ok(a) => Ok(a.to_f32().index_axis_move(ndarray::Axis(0), 0)),
-        Err(Error::MemoryBudget { .. }) => {
-            checked_len(&[sh[1], sh[2], sh[3], sh[4]], "a time point")?;
-            let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
-            for c in 0..sh[1] {
-                for z in 0..sh[2] {
-                    let plane = px.plane_async(t, c, z).await?.to_f32();
-                    out.slice_mut(s![c, z, .., ..]).assign(&plane);
-                }
-            }
-            Ok(out)
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -109,24 +109,31 @@ impl ClassifyInput for Pixels {
         self.shape()
     }
     fn timepoint(&self, t: usize) -> Result<Array4<f32>> {
-        let sh = self.shape();
-        let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
-        match self.region_f32(&region) {
-            Ok(a) => Ok(a.index_axis_move(ndarray::Axis(0), 0)),
-            // Over the reader's budget: the features need the whole time point anyway, so read
-            // it plane by plane rather than refuse.
-            Err(Error::MemoryBudget { .. }) => {
-                let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
-                for c in 0..sh[1] {
-                    for z in 0..sh[2] {
-                        out.slice_mut(s![c, z, .., ..])
-                            .assign(&self.plane_f32(t, c, z)?);
-                    }
+        let px = self.clone();
+        self.runtime()
+            .block_on(async move { timepoint_f32(&px, t).await })
+    }
+}
+
+/// Time point `t` of `px` as float32 (c, z, y, x). Over the reader's memory budget it is read
+/// plane by plane rather than refused: the features need the whole time point anyway.
+pub(crate) async fn timepoint_f32(px: &Pixels, t: usize) -> Result<Array4<f32>> {
+    let sh = px.shape();
+    let region = Region([t..t + 1, 0..sh[1], 0..sh[2], 0..sh[3], 0..sh[4]]);
+    match px.region_async(&region).await {
+        Ok(a) => Ok(a.to_f32().index_axis_move(ndarray::Axis(0), 0)),
+        Err(Error::MemoryBudget { .. }) => {
+            checked_len(&[sh[1], sh[2], sh[3], sh[4]], "a time point")?;
+            let mut out = Array4::<f32>::zeros((sh[1], sh[2], sh[3], sh[4]));
+            for c in 0..sh[1] {
+                for z in 0..sh[2] {
+                    let plane = px.plane_async(t, c, z).await?.to_f32();
+                    out.slice_mut(s![c, z, .., ..]).assign(&plane);
                 }
-                Ok(out)
             }
-            Err(e) => Err(e),
+            Ok(out)
         }
+        Err(e) => Err(e),
     }
 }
 

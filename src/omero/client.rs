@@ -155,6 +155,12 @@ fn web_of_websocket(url: &Url) -> Option<Url> {
     Url::parse(&format!("https://{host}{port}{path}/")).ok()
 }
 
+/// Whether `host` is written as a websocket address (`ws://` or `wss://`).
+fn is_websocket(host: &str) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    host.starts_with("ws://") || host.starts_with("wss://")
+}
+
 /// `idr.openmicroscopy.org` means HTTPS; a URL keeps its scheme (plain `http://` only when
 /// written); a websocket address (`wss://host/omero-ws`) means the same host's OMERO.web.
 pub(crate) fn root_url(host: &str) -> Result<Url> {
@@ -268,7 +274,7 @@ impl ServerClient {
     ) -> Result<Self> {
         let root = root_url(host)?;
         let shown = redact_host(host);
-        if host.trim().starts_with("ws") && root.scheme() == "https" {
+        if is_websocket(host) {
             eprintln!(
                 "omeflow: {shown} is OMERO's websocket address; using the same server's OMERO.web JSON API at {root}"
             );
@@ -1078,6 +1084,9 @@ mod tests {
         ] {
             assert_eq!(root_url(ws).unwrap().as_str(), web, "{ws}");
         }
+        assert!(root_url("wss://").is_err());
+        assert!(is_websocket(" WSS://host/omero-ws") && is_websocket("ws://host"));
+        assert!(!is_websocket("wsserver.example.org") && !is_websocket("https://ws.example.org"));
         let e = root_url("wss://bob:hunter2@host/omero-ws")
             .unwrap_err()
             .to_string();

@@ -31,7 +31,3 @@ pub mod segment;
 pub mod store;
 
 pub use error::{Error, Result};
-
-/// The folder omeflow was built from: notebooks use it to find data kept beside the checkout
-/// (the tutorials' ilastik project in `../shared/data/ilastik/`).
-pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");

@@ -14,7 +14,7 @@ pub use crate::ndimage::{
 };
 pub use crate::segment::{plane_name, segment, SegmentParams, Segmentation};
 // The ilastik tutorial.
-pub use crate::classify::{classify, Probabilities, Project};
+pub use crate::classify::{classify, sample_project, Probabilities, Project};
 // dask's delayed / compute and the futures Client.
 pub use crate::compute::{
     compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,

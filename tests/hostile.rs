@@ -254,9 +254,7 @@ fn file_is(path: PathBuf, text: &'static str) -> impl Fn() -> Result<(), String>
 }
 
 fn ilastik_project() -> Option<PathBuf> {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ilastik/pixel-class-133.ilp");
-    p.exists().then_some(p)
+    common::shared_data("ilastik/pixel-class-133.ilp")
 }
 
 #[test]

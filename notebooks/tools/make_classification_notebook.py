@@ -14,40 +14,49 @@ random-forest predictions, equal to ilastik's (vigra's) to the bit. The notebook
 dataset of the embedded sample; the cell marked **ONLINE** points it at a real OMERO server. The kernel has
 already run `use omeflow::prelude::*;`."""),
 md("""## Settings
-Offline by default: dataset 2 of the embedded sample holds three 2-channel z-stacks. The model is the
-tutorial's trained project `pixel-class-133.ilp` (from `ome/omero-guide-ilastik`); set `OMEFLOW_ILP` to
-use your own copy."""),
+Offline by default: dataset 2 of the embedded sample holds three 2-channel z-stacks of nuclei. The model
+is an ilastik project omeflow makes from the sample itself, on first use: two classes, "Nuclei" and
+"Background", annotated on the first image's slices, trained by omeflow and saved as an `.ilp` in
+ilastik's own layout (ilastik and vigra open it). To use your own project, such as the tutorial's
+trained `pixel-class-133.ilp` from `ome/omero-guide-ilastik`, set the environment variable `OMEFLOW_ILP`
+to its path before starting the kernel."""),
 code("""let host = SAMPLE.to_string();
 let username = String::new();
 let password = String::new();
 let dataset_id: u64 = 2;
-let model_path = std::env::var("OMEFLOW_ILP")
-    .unwrap_or_else(|_| format!("{}/../shared/data/ilastik/pixel-class-133.ilp", omeflow::SOURCE_DIR));
+let model_path = match std::env::var("OMEFLOW_ILP") {
+    Ok(path) => path,
+    Err(_) => sample_project()?.display().to_string(),
+};
 model_path"""),
-md("""### ONLINE: a real OMERO server
-Set `use_server` to `true`, and the host, user, dataset and the address of your images' OME-Zarr pixels
-(`{id}` is the image id). The password is read from the environment variable `OMERO_PASSWORD`, never
-written in the notebook."""),
-code("""let use_server = false; // ONLINE: set to true for your server
-let pixels_template = "https://example.org/zarr/{id}.zarr";
-let (host, username, password, dataset_id) = if use_server {
-    ("wss://workshop.openmicroscopy.org/omero-ws".to_string(), "trainer-1".to_string(),
-     std::env::var("OMERO_PASSWORD").unwrap_or_default(), 6210)
+md("""### ONLINE: the tutorial's data on IDR
+Set `use_server` to `true` and run the notebook again to classify IDR image 6001240, a mouse blastocyst of
+study idr0062A (2 channels, 236 z-planes): the kind of image `pixel-class-133.ilp` was trained on, so
+point `OMEFLOW_ILP` at that project first (the sample's model knows only the sample). The host is written
+as the tutorial writes it, `ws://idr.openmicroscopy.org/omero-ws`: omeflow reaches the same server's
+OMERO.web JSON API over HTTPS and says so. The pixels come from the image's own OME-Zarr address on
+IDR's public S3; a server without one gives a clear error that says how to name it
+(`ConnectOptions::with_pixels_template`). For your own server, set the host, user and image ids; the
+password is read from the environment variable `OMERO_PASSWORD`, never written in the notebook."""),
+code("""let use_server = false; // ONLINE: set to true for IDR
+let image_ids: Vec<u64> = vec![6001240]; // ONLINE: IDR images of idr0062A
+let (host, username, password) = if use_server {
+    ("ws://idr.openmicroscopy.org/omero-ws".to_string(), "public".to_string(),
+     std::env::var("OMERO_PASSWORD").unwrap_or_else(|_| "public".to_string()))
 } else {
-    (host, username, password, dataset_id)
+    (host, username, password)
 };
 host"""),
 md("""## Connect to the server"""),
-code("""let options = if use_server {
-    ConnectOptions::default().with_pixels_template(pixels_template)
-} else {
-    ConnectOptions::default()
-};
-let conn = connect_with(&host, &username, &password, options)?;
+code("""let conn = connect(&host, &username, &password)?;
 conn"""),
 md("""## Load the images
-Every image of the dataset, with its sizes."""),
-code("""let images = conn.dataset_images(dataset_id)?;
+Every image of the dataset, with its sizes (online: the images named in `image_ids`)."""),
+code("""let images: Vec<Image> = if use_server {
+    image_ids.iter().map(|&id| conn.image(id)).collect::<Result<_>>()?
+} else {
+    conn.dataset_images(dataset_id)?
+};
 images"""),
 md("""## Load the model
 The trained project: its classes, its feature selection and its random forests."""),
@@ -110,10 +119,10 @@ nb.metadata["kernelspec"] = {"name": "omeflow-rust", "display_name": "Rust (omef
 nb.metadata["language_info"] = {"name": "rust", "file_extension": ".rs", "mimetype": "text/rust"}
 nb.metadata["omeflow"] = {"checks": {
     "expect": {
-        "0": ["pixel-class-133.ilp"],
+        "0": ["sample-nuclei-v1.ilp"],
         "2": ["Catalogue"],
         "3": ["1001", "1003"],
-        "4": ["Label 1", "forests"],
+        "4": ["Nuclei", "Background", "forests"],
         "6": ["workers"],
         "7": ["3"],
         "8": ["3 probability maps"],

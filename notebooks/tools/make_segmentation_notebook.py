@@ -26,7 +26,7 @@ Set `use_idr` to `true` and run the notebook again to analyse IDR image 4007801 
 as the Python tutorial does (the pixels come from IDR's public S3 bucket)."""),
 code("""let use_idr = false; // ONLINE: set to true for IDR
 let (host, username, password, resolution) = if use_idr {
-    ("idr.openmicroscopy.org", "public", "public", 4)
+    ("ws://idr.openmicroscopy.org/omero-ws", "public", "public", 4)
 } else {
     (host, username, password, resolution)
 };

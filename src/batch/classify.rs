@@ -261,11 +261,6 @@ mod tests {
     use super::*;
     use crate::ngff::writer::ImageSpec;
 
-    const PROJECT: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/ilastik/pixel-class-133.ilp"
-    );
-
     /// Runs `edit`ed tasks on a small 3-D image (2 channels, 5 planes of 16 x 16) and returns
     /// each error, after checking that neither the output image nor the PNG folder exists.
     fn refused(edit: impl Fn(&mut ClassifyJob)) -> String {
@@ -284,7 +279,7 @@ mod tests {
         let mut task = ClassifyJob {
             out: Some(out.to_str().unwrap().to_string()),
             png_dir: Some(png.clone()),
-            ..ClassifyJob::new(src, 0, PROJECT)
+            ..ClassifyJob::new(src, 0, crate::classify::sample_project().unwrap())
         };
         edit(&mut task);
         let e = run(&task, &StoreOptions::default(), &mut |_| {})
@@ -314,8 +309,9 @@ mod tests {
 
     #[test]
     fn an_image_smaller_than_the_largest_filter_is_refused_before_writing() {
-        // Scale 10 pre-smooths with a kernel of radius 35: 5 planes cannot hold it.
+        // The sample project's scale 3.5 filters with a kernel of radius 12: 5 planes cannot
+        // hold it.
         let e = refused(|t| t.threads = Some(1));
-        assert!(e.contains("too small") && e.contains("radius of 35"), "{e}");
+        assert!(e.contains("too small") && e.contains("radius of 12"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 //! ```no_run
 //! use omeflow::prelude::*;
 //! # fn main() -> omeflow::Result<()> {
-//! let project = Project::open("../shared/data/ilastik/pixel-class-133.ilp")?;
+//! let project = Project::open(omeflow::classify::sample_project()?)?;  // or your own .ilp
 //! let image = open_image("/tmp/blastocyst.ome.zarr")?;
 //! let probabilities = classify(&image.level(0)?, &project)?;   // (t, z, y, x, class), float32
 //! let membrane = probabilities.class_plane(1, 0, 0)?;          // class 2 at t 0, z 0
@@ -21,10 +21,9 @@
 
 mod features;
 mod forest;
-#[cfg(test)]
-mod hostile_tests;
 mod predict;
 mod project;
+mod sample;
 mod save;
 mod train;
 
@@ -33,6 +32,7 @@ use ndarray::{s, Array2, Array3, Array4, Array5, ArrayView5};
 pub use features::{FeatureBank, FeatureId, FeatureSelection};
 pub use forest::{Classifier, Forest, Tree};
 pub use project::{LabelBlock, LabelClass, Project};
+pub use sample::{sample_features, sample_project};
 pub use train::{training_samples, TrainOptions};
 
 /// The most threads a call may ask for (`runtime::MAX_THREADS`).

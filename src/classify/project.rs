@@ -1,7 +1,7 @@
 //! Reading ilastik Pixel Classification projects (`.ilp`, HDF5).
 //!
-//! Layout: `../shared/reference/ilastik.md`. ilastik writes strings both as fixed-length and as
-//! variable-length HDF5 strings (1.3 vs 1.4), so every string read goes through
+//! Layout: ilastik 1.3 and 1.4's `.ilp`, as ilastik's own serializers write it. ilastik writes
+//! strings both as fixed-length and as variable-length HDF5 strings (1.3 vs 1.4), so every string read goes through
 //! [`read_strings`], which accepts all four kinds.
 
 use std::path::{Path, PathBuf};

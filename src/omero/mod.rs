@@ -21,7 +21,7 @@
 //! `public`/`public` works too. A host that is an existing folder, a `file://` URL, or [`SAMPLE`]
 //! opens the local catalogue; see the `catalogue` module docs for how its ids are given.
 
-mod catalogue;
+pub(crate) mod catalogue;
 mod client;
 mod model;
 

@@ -7,6 +7,7 @@
 //! * `fault_server.rs`: [`FaultServer`], tiny std-only HTTP/1.1 servers that misbehave on purpose.
 //! * `http.rs`: [`http_request`], a raw HTTP/1.1 client (Connection: close) for asserting on
 //!   servers, and [`read_http_request`] for the tests' own fake servers.
+//! * `shared.rs`: [`shared_data`], the parity data in `../shared/data`, or a skip line.
 //! * `process.rs`: starting, waiting for and stopping the server processes (private).
 //!
 //! Everything public is re-exported here, so tests write `common::Nginx`, `common::fixture(..)`
@@ -19,6 +20,7 @@ mod http;
 mod nginx;
 mod process;
 mod s3;
+mod shared;
 
 // Each test binary uses part of these, as with `dead_code` above.
 #[allow(unused_imports)]
@@ -31,3 +33,5 @@ pub use http::{http_date, http_get, http_request, read_http_request, HttpRequest
 pub use nginx::Nginx;
 #[allow(unused_imports)]
 pub use s3::{s3_root_with, S3Server};
+#[allow(unused_imports)]
+pub use shared::shared_data;

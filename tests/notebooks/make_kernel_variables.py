@@ -46,7 +46,7 @@ cells = [
  '            let plane: Array2<u16> = data.plane_as(0, 0, z)?;\n            segment(&plane, &SegmentParams::default())\n        })\n    })\n    .collect::<Vec<_>>();',
  # 13
  'let client = Client::with_workers(2)?;\nlet future = client.submit(|| Ok::<_, String>(21u32 * 2));\n'
- 'let project = Project::open(format!("{}/../shared/data/ilastik/pixel-class-133.ilp", omeflow::SOURCE_DIR))?;',
+    'let project = Project::open(sample_project()?)?;',
  # 14
  'let results = compute(tasks)?;\nassert_eq!(results.len(), 3);\nassert_eq!(client.gather(vec![future])?, vec![42]);\n'
  'println!("ok omeflow {} {} {}", image.id(), pixels.shape().len(), project.to_string().len() > 0);',

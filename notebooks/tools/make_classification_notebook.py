@@ -80,10 +80,10 @@ code("""let futures: Vec<Future<Probabilities>> = images
     .collect();
 futures.len()"""),
 md("""## Gather the results
-Wait until the work is done and collect the probability maps, in the order of the images."""),
-code("""let start = std::time::Instant::now();
-let results = client.gather(futures)?;
-println!("Compute time (in seconds): {:.3}", start.elapsed().as_secs_f64());
+Wait until the work is done and collect the probability maps, in the order of the images. The work started
+at `submit`, so `gather` reports the work's own time, from the first task's start to the last one's end,
+and how much of it this cell waited for."""),
+code("""let results = client.gather(futures)?;
 println!("{} probability maps", results.len());
 results[0].clone()"""),
 md("""## Save the results
@@ -116,7 +116,7 @@ nb.metadata["omeflow"] = {"checks": {
         "4": ["Label 1", "forests"],
         "6": ["workers"],
         "7": ["3"],
-        "8": ["3 probability maps"],
+        "8": ["3 probability maps", "of work, first start to last end"],
         "9": ["saved 3 pictures"],
         "10": ["disconnected"],
     },

@@ -84,10 +84,15 @@ let results = compute(lazy_results)?;
 println!("Compute time (in seconds): {:.3}", start.elapsed().as_secs_f64());
 results"""),
 md("""## Look at the results
-A few planes with their objects, in one picture block; the same pictures are saved as PNG files."""),
-code("""let gallery: Gallery = results.iter().filter(|s| s.count > 0).take(4).map(|s| s.picture()).collect();
+Eight planes across the time-lapse, each object outlined in its own colour over its nucleus, as a grid of
+thumbnails; the same pictures are saved as full-size PNG files."""),
+code("""let with_objects: Vec<&Segmentation> = results.iter().filter(|s| s.count > 0).collect();
+let step = (with_objects.len() / 8).max(1);
+let gallery: Gallery = with_objects.iter().step_by(step).take(8).map(|s| s.picture()).collect();
 let saved = gallery.save_png("segmentation_pictures")?;
-println!("saved {} pictures to segmentation_pictures/", saved.len());
+if let Some(folder) = saved.first().and_then(|p| p.parent()) {
+    println!("saved {} pictures to {}", saved.len(), folder.display());
+}
 gallery"""),
 md("""## Disconnect
 When done, close the session."""),
@@ -106,9 +111,10 @@ nb.metadata["omeflow"] = {"checks": {
         "6": ["objects"],
         "7": ["160"],
         "8": ["Compute time (in seconds)", "160 planes", "objects per plane"],
-        "9": ["saved 4 pictures"],
+        "9": ["saved 8 pictures to /", "display:grid"],
         "10": ["disconnected"],
     },
-    "pictures": {"6": 1, "9": 4},
+    "pictures": {"6": 1, "9": 8},
+    "absent": {"9": ["/./", "/../"]},
 }}
 nbformat.write(nb, "notebooks/public_s3_segmentation_parallel.ipynb")

@@ -209,8 +209,14 @@ mod tests {
     fn a_summary_of_work_gives_the_work_time_not_the_wait() {
         let p = ProgressLine::new("gather", Some(3), true);
         let line = p.summary(3, 0, Some(Duration::from_millis(4_200)));
-        assert!(line.starts_with("gather: 3 tasks in 4.2 s of work"), "{line}");
-        assert!(line.contains("0.7 tasks/s; 0.0 s of it waited for here"), "{line}");
+        assert!(
+            line.starts_with("gather: 3 tasks in 4.2 s of work"),
+            "{line}"
+        );
+        assert!(
+            line.contains("0.7 tasks/s; 0.0 s of it waited for here"),
+            "{line}"
+        );
         assert!(line.ends_with("0 failed"), "{line}");
         let plain = p.summary(3, 1, None);
         assert!(plain.starts_with("gather: 3 tasks in 0.0 s ("), "{plain}");

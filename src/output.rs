@@ -8,9 +8,79 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::{Error, Result};
+
+/// A path as it should be printed: the canonical path when it exists (absolute, no `.`, `..`
+/// or links), else made absolute, tidied by name (`a/./b/../c` -> `a/c`) and its nearest
+/// existing folder canonicalised. What the notebooks and the CLI show for files they read or write.
+///
+/// ```
+/// use std::path::Path;
+/// use omeflow::output::tidy_path;
+/// assert_eq!(tidy_path("/no-such-dir-omeflow/./a/../b.png"), Path::new("/no-such-dir-omeflow/b.png"));
+/// assert_eq!(tidy_path(env!("CARGO_MANIFEST_DIR").to_string() + "/src/.."),
+///            Path::new(env!("CARGO_MANIFEST_DIR")).canonicalize().unwrap());
+/// ```
+pub fn tidy_path(path: impl AsRef<Path>) -> PathBuf {
+    let path = path.as_ref();
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(here) => here.join(path),
+            Err(_) => return lexical_tidy(path),
+        }
+    };
+    let tidy = lexical_tidy(&absolute);
+    // The longest prefix that exists, canonicalised, and the rest after it.
+    let parts: Vec<Component> = tidy.components().collect();
+    for cut in (1..parts.len()).rev() {
+        let head: PathBuf = parts[..cut].iter().collect();
+        if let Ok(base) = std::fs::canonicalize(&head) {
+            return parts[cut..].iter().fold(base, |p, c| p.join(c));
+        }
+    }
+    tidy
+}
+
+/// A location as it should be printed: a local path through [`tidy_path`], an address
+/// (`scheme://...`) unchanged.
+pub fn tidy_location(location: &str) -> String {
+    if location.contains("://") || location.is_empty() {
+        location.to_string()
+    } else {
+        tidy_path(location).display().to_string()
+    }
+}
+
+/// `.` dropped and `x/..` removed by name alone; `..` kept where nothing precedes it to remove
+/// (`../a`), dropped after the root (`/..` is `/`).
+fn lexical_tidy(path: &Path) -> PathBuf {
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
 
 /// A file being written: visible under its name only after [`PartialFile::commit`].
 pub struct PartialFile {
@@ -117,6 +187,30 @@ pub fn write_file(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_print_tidied() {
+        let lex = |p: &str| lexical_tidy(Path::new(p));
+        assert_eq!(lex("/x/../y"), Path::new("/y"));
+        assert_eq!(lex("./a/./b"), Path::new("a/b"));
+        assert_eq!(lex("a/.."), Path::new("."));
+        assert_eq!(lex("../a/../../b"), Path::new("../../b"));
+        assert_eq!(lex("/.."), Path::new("/"));
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("sub")).unwrap();
+        // Exists: canonical.
+        let odd = real.join("sub").join("..").join(".").join("sub");
+        assert_eq!(tidy_path(&odd), real.join("sub"));
+        // Does not exist: the existing folder canonical, the rest by name.
+        let missing = real.join("sub/../new/./pictures/x.png");
+        assert_eq!(tidy_path(&missing), real.join("new/pictures/x.png"));
+        assert_eq!(tidy_location("s3://bucket/a/../b"), "s3://bucket/a/../b");
+        assert_eq!(
+            tidy_location(&odd.to_string_lossy()),
+            real.join("sub").display().to_string()
+        );
+    }
 
     #[test]
     fn nothing_is_visible_before_commit_and_links_are_refused() {

@@ -29,6 +29,8 @@ pub struct SampleSpec {
     pub version: NgffVersion,
     /// Seed of the deterministic generator.
     pub seed: u64,
+    /// The image's name, written to its metadata (what a catalogue lists it as).
+    pub name: String,
 }
 
 impl Default for SampleSpec {
@@ -39,6 +41,7 @@ impl Default for SampleSpec {
             levels: 3,
             version: NgffVersion::V0_4,
             seed: 4007801,
+            name: "omeflow sample: nuclei time-lapse".into(),
         }
     }
 }
@@ -112,7 +115,7 @@ pub fn write_sample(location: &str, spec: &SampleSpec) -> Result<String> {
             Some("micrometer"),
             Some("minute"),
         )
-        .with_name("omeflow sample: nuclei time-lapse")
+        .with_name(spec.name.as_str())
         .with_channels(channels.into_iter().take(nc).collect())
         .with_version(spec.version);
     let writer = ImageWriter::replace(location, image_spec)?;

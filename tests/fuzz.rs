@@ -909,6 +909,7 @@ fn seeds() -> Seeds {
             levels: 2,
             version,
             seed: 7,
+            ..SampleSpec::default()
         };
         write_sample(path.to_str().unwrap(), &spec).unwrap();
         images.push((path, Coding::Blosc));

@@ -84,10 +84,19 @@ let results = compute(lazy_results)?;
 println!("Compute time (in seconds): {:.3}", start.elapsed().as_secs_f64());
 results"""),
 md("""## Look at the results
-A few planes with their objects, in one picture block; the same pictures are saved as PNG files."""),
-code("""let gallery: Gallery = results.iter().filter(|s| s.count > 0).take(4).map(|s| s.picture()).collect();
+The middle z-section of the first channel at eight time points, each object outlined in its own colour
+over its nucleus, as a grid of thumbnails; the same pictures are saved as full-size PNG files."""),
+code("""let middle_z = image.size_z() / 2;
+let gallery: Gallery = results
+    .iter()
+    .filter(|s| s.plane.is_some_and(|[_, c, z]| c == 0 && z == middle_z))
+    .take(8)
+    .map(|s| s.picture())
+    .collect();
 let saved = gallery.save_png("segmentation_pictures")?;
-println!("saved {} pictures to segmentation_pictures/", saved.len());
+if let Some(folder) = saved.first().and_then(|p| p.parent()) {
+    println!("saved {} pictures to {}", saved.len(), folder.display());
+}
 gallery"""),
 md("""## Disconnect
 When done, close the session."""),
@@ -106,9 +115,10 @@ nb.metadata["omeflow"] = {"checks": {
         "6": ["objects"],
         "7": ["160"],
         "8": ["Compute time (in seconds)", "160 planes", "objects per plane"],
-        "9": ["saved 4 pictures"],
+        "9": ["saved 8 pictures to /", "display:grid"],
         "10": ["disconnected"],
     },
-    "pictures": {"6": 1, "9": 4},
+    "pictures": {"6": 1, "9": 8},
+    "absent": {"9": ["/./", "/../"]},
 }}
 nbformat.write(nb, "notebooks/public_s3_segmentation_parallel.ipynb")

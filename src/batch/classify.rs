@@ -208,7 +208,7 @@ pub fn run(
                     let path = dir.join(format!("t{t}_z{}_class{}.png", job.png_z, k + 1));
                     let plane = probs.slice(s![job.png_z, .., .., k]).to_owned();
                     crate::display::save_probability_png(&plane, &path)?;
-                    pngs.push(path.display().to_string());
+                    pngs.push(crate::output::tidy_path(&path).display().to_string());
                 }
             }
             Ok((sums, pngs))
@@ -233,7 +233,7 @@ pub fn run(
         level: job.level,
         seconds,
         outcome: ClassifyOutcome {
-            project: job.project.display().to_string(),
+            project: crate::output::tidy_path(&job.project).display().to_string(),
             shape: [nt, nz, ny, nx],
             channels: nc,
             classes,

@@ -10,6 +10,7 @@ use omeflow::compute::ProgressLine;
 use omeflow::ndimage::{Connectivity, Threshold};
 use omeflow::ngff::writer::NgffVersion;
 use omeflow::ngff::OmeZarr;
+use omeflow::output::{tidy_location, tidy_path};
 use omeflow::sample::{write_sample, SampleSpec};
 use omeflow::segment::SegmentParams;
 use omeflow::store::StoreOptions;
@@ -77,7 +78,7 @@ fn print_segment(
         println!(
             "segmented {} planes of {} (level {}) in {:.2} s ({:.1} planes/s): {} objects",
             o.plane_count,
-            report.source,
+            tidy_location(&report.source),
             report.level,
             report.seconds,
             o.planes_per_second,
@@ -93,10 +94,14 @@ fn print_segment(
             );
         }
         if let Some(l) = &o.labels_out {
-            println!("labels: {l}/labels/{}", job.labels_name);
+            println!("labels: {}/labels/{}", tidy_location(l), job.labels_name);
         }
         if let Some(t) = &o.table_out {
-            println!("table: {} ({} objects)", t.display(), o.table_rows);
+            println!(
+                "table: {} ({} objects)",
+                tidy_path(t).display(),
+                o.table_rows
+            );
         }
     }
     if o.failed > 0 {
@@ -122,7 +127,7 @@ fn print_classify(report: &Report<Outcome>, o: &ClassifyOutcome) {
     println!(
         "classified {} (level {}, t {t} x z {z} x y {y} x x {x}, {} channels) with {}: \
          {} features, {} trees, {:.2} s ({:.0} voxels/s)",
-        report.source,
+        tidy_location(&report.source),
         report.level,
         o.channels,
         o.project,
@@ -135,7 +140,7 @@ fn print_classify(report: &Report<Outcome>, o: &ClassifyOutcome) {
         println!("  {name}: mean probability {p:.3}");
     }
     if let Some(out) = &o.out {
-        println!("probabilities: {out}");
+        println!("probabilities: {}", tidy_location(out));
     }
     for p in &o.pngs {
         println!("png: {p}");
@@ -381,7 +386,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             };
             let path = write_sample(&dir, &spec)?;
             if !json {
-                println!("wrote the sample image to {path}");
+                println!("wrote the sample image to {}", tidy_location(&path));
             }
             print_info(&omeflow::ngff::open_image(&path)?, json)
         }

@@ -231,7 +231,8 @@ impl Project {
     /// Errors name the file and what is wrong: not HDF5, another workflow (e.g. Object
     /// Classification), an ilastik version whose layout is unknown, or a missing part.
     pub fn open(path: impl AsRef<Path>) -> Result<Project> {
-        let path = path.as_ref();
+        // Kept (and printed) tidied: `SOURCE_DIR/../shared/x.ilp` shows as the file it is.
+        let path = &crate::output::tidy_path(path.as_ref());
         if !path.exists() {
             return Err(err(path, "no such file"));
         }
@@ -843,6 +844,17 @@ impl std::fmt::Display for Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_path_is_kept_tidied() {
+        match Project::open("/no-such-omeflow-dir/x/../y/./p.ilp") {
+            Err(Error::Project { path, reason }) => {
+                assert_eq!(path, "/no-such-omeflow-dir/y/p.ilp");
+                assert_eq!(reason, "no such file");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn block_slices() {

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::delayed::delayed;
 use super::failure::{ComputeError, TaskFailure};
@@ -47,6 +48,8 @@ pub struct Client {
 struct Slot<T> {
     value: Mutex<Option<std::result::Result<T, TaskFailure>>>,
     ready: Condvar,
+    /// When a worker started and finished the task; `None` while it has not run (or never will).
+    ran: Mutex<Option<(Instant, Instant)>>,
 }
 
 /// The result of a submitted task, available once it has run.
@@ -72,6 +75,12 @@ impl<T> Future<T> {
     /// The task's label.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// When a worker started and finished the task, once it has run (`None` before, or when it
+    /// was cancelled).
+    pub fn ran(&self) -> Option<(Instant, Instant)> {
+        self.slot.ran.lock().ok().and_then(|r| *r)
     }
 
     /// Wait for the task and take its result.
@@ -185,6 +194,7 @@ impl Client {
         let slot = Arc::new(Slot {
             value: Mutex::new(None),
             ready: Condvar::new(),
+            ran: Mutex::new(None),
         });
         let mut completer = Completer {
             slot: slot.clone(),
@@ -194,9 +204,14 @@ impl Client {
         };
         let task = delayed(label.clone(), f);
         let shared = self.shared.clone();
+        let ran = slot.clone();
         let job: Job = Box::new(move || {
             shared.running.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
             let r = task.run(index);
+            if let Ok(mut t) = ran.ran.lock() {
+                *t = Some((started, Instant::now()));
+            }
             if r.is_err() {
                 shared.failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -231,7 +246,9 @@ impl Client {
 
     /// Wait for every future; results in the order given, or every failure with the
     /// successes kept. Prints a progress line at least every 10 % or 2 s once it has waited a
-    /// second, then a summary.
+    /// second, then a summary whose time is the work's: from the first of these tasks to start
+    /// to the last to end (the work began at `submit`, so the wait here alone can be near 0),
+    /// with the time spent waiting here beside it.
     pub fn gather<T>(
         &self,
         futures: Vec<Future<T>>,
@@ -240,7 +257,9 @@ impl Client {
         let mut progress = ProgressLine::new("gather", Some(total), true);
         let mut results = Vec::with_capacity(total);
         let mut failures = Vec::new();
+        let mut span = WorkSpan::default();
         for (i, f) in futures.into_iter().enumerate() {
+            let slot = f.slot.clone();
             match f.result() {
                 Ok(v) => results.push(Some(v)),
                 Err(e) => {
@@ -248,9 +267,12 @@ impl Client {
                     results.push(None);
                 }
             }
+            if let Some(ran) = slot.ran.lock().ok().and_then(|r| *r) {
+                span.add(ran);
+            }
             progress.update(i + 1);
         }
-        progress.finish(total, failures.len());
+        progress.finish_work(total, failures.len(), span.duration());
         if failures.is_empty() {
             Ok(results.into_iter().flatten().collect())
         } else {
@@ -306,6 +328,24 @@ impl Drop for Client {
     }
 }
 
+/// The first start and the last end of a set of tasks.
+#[derive(Clone, Copy, Debug, Default)]
+struct WorkSpan(Option<(Instant, Instant)>);
+
+impl WorkSpan {
+    fn add(&mut self, (start, end): (Instant, Instant)) {
+        self.0 = Some(match self.0 {
+            Some((s, e)) => (s.min(start), e.max(end)),
+            None => (start, end),
+        });
+    }
+
+    /// From the first start to the last end; `None` when no task ran.
+    fn duration(&self) -> Option<Duration> {
+        self.0.map(|(s, e)| e.saturating_duration_since(s))
+    }
+}
+
 fn worker(shared: &Shared) {
     loop {
         let job = {
@@ -326,5 +366,51 @@ fn worker(shared: &Shared) {
             }
         };
         job();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_records_when_it_ran() {
+        let client = Client::with_workers(1).unwrap();
+        let f = client.submit(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            Ok::<_, String>(1)
+        });
+        while !f.done() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (start, end) = f.ran().unwrap();
+        assert!(end.duration_since(start) >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn the_work_span_runs_from_the_first_start_to_the_last_end() {
+        // Work that finished before gather is called still counts: the span is the tasks',
+        // not gather's wait.
+        let client = Client::with_workers(2).unwrap();
+        let futures: Vec<_> = (0..4)
+            .map(|_| {
+                client.submit(|| {
+                    std::thread::sleep(Duration::from_millis(40));
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        let mut span = WorkSpan::default();
+        for f in &futures {
+            span.add(f.ran().unwrap());
+        }
+        let work = span.duration().unwrap();
+        // Two rounds of 40 ms on two workers.
+        assert!(work >= Duration::from_millis(80), "{work:?}");
+        let waited = Instant::now();
+        assert_eq!(client.gather(futures).unwrap().len(), 4);
+        assert!(waited.elapsed() < Duration::from_millis(40));
+        assert_eq!(WorkSpan::default().duration(), None);
     }
 }

@@ -119,18 +119,45 @@ impl ProgressLine {
 
     /// Print the closing summary line.
     pub fn finish(&self, done: usize, failed: usize) {
-        if !self.enabled {
-            return;
+        if self.enabled {
+            self.print(self.summary(done, failed, None));
         }
-        let secs = self.start.elapsed().as_secs_f64();
-        self.print(format!(
-            "{}: {done} {} in {} ({} {}/s), {failed} failed",
-            self.what,
-            self.unit,
-            fmt_secs(secs),
-            fmt_rate(done as f64 / secs.max(1e-9)),
-            self.unit
-        ));
+    }
+
+    /// Print the closing summary line of work that may have started before this line did
+    /// (futures run from `submit`): `work` is the tasks' own time, first start to last end,
+    /// and the line gives the wait since [`ProgressLine::new`] beside it. With `None` (no task
+    /// ran), the same as [`ProgressLine::finish`].
+    pub fn finish_work(&self, done: usize, failed: usize, work: Option<Duration>) {
+        if self.enabled {
+            self.print(self.summary(done, failed, work));
+        }
+    }
+
+    fn summary(&self, done: usize, failed: usize, work: Option<Duration>) -> String {
+        let waited = self.start.elapsed().as_secs_f64();
+        match work {
+            None => format!(
+                "{}: {done} {} in {} ({} {}/s), {failed} failed",
+                self.what,
+                self.unit,
+                fmt_secs(waited),
+                fmt_rate(done as f64 / waited.max(1e-9)),
+                self.unit
+            ),
+            Some(work) => {
+                let secs = work.as_secs_f64();
+                format!(
+                    "{}: {done} {} in {} of work, first start to last end ({} {}/s; {} of it waited for here), {failed} failed",
+                    self.what,
+                    self.unit,
+                    fmt_secs(secs),
+                    fmt_rate(done as f64 / secs.max(1e-9)),
+                    self.unit,
+                    fmt_secs(waited.min(secs))
+                )
+            }
+        }
     }
 }
 
@@ -176,6 +203,23 @@ mod tests {
         assert!(p.due(21, ms(1_300)), "a new tenth");
         assert!(!p.due(22, ms(3_200)));
         assert!(p.due(23, ms(3_400)), "2 s since the last line");
+    }
+
+    #[test]
+    fn a_summary_of_work_gives_the_work_time_not_the_wait() {
+        let p = ProgressLine::new("gather", Some(3), true);
+        let line = p.summary(3, 0, Some(Duration::from_millis(4_200)));
+        assert!(
+            line.starts_with("gather: 3 tasks in 4.2 s of work"),
+            "{line}"
+        );
+        assert!(
+            line.contains("0.7 tasks/s; 0.0 s of it waited for here"),
+            "{line}"
+        );
+        assert!(line.ends_with("0 failed"), "{line}");
+        let plain = p.summary(3, 1, None);
+        assert!(plain.starts_with("gather: 3 tasks in 0.0 s ("), "{plain}");
     }
 
     #[test]

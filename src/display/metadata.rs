@@ -296,7 +296,7 @@ mod tests {
         let images = conn.dataset_images(2).unwrap();
         let row = |id: u64| {
             format!(
-                "<tr><td>{id}</td><td>omeflow sample: nuclei time-lapse</td><td>1</td><td>2</td><td>72</td><td>80</td><td>80</td><td>uint16</td></tr>"
+                "<tr><td>{id}</td><td>sample nuclei {id}</td><td>1</td><td>2</td><td>72</td><td>80</td><td>80</td><td>uint16</td></tr>"
             )
         };
         let table = format!(

@@ -64,14 +64,47 @@ fn objects(n: usize) -> String {
 
 impl Probabilities {
     /// The probability map of class index `class` (0-based; class k + 1 of the project) at
-    /// (`t`, `z`), probabilities 0..1 through viridis, captioned with the class name.
+    /// (`t`, `z`), probabilities 0..1 through viridis with a colour bar, captioned with the
+    /// class name and the plane.
     pub fn picture(&self, class: usize, t: usize, z: usize) -> Result<Picture> {
         let plane = self.class_plane(class, t, z)?;
         let name = self
             .labels
             .get(class)
             .map_or_else(|| format!("class {}", class + 1), |l| l.name.clone());
-        Ok(probability_picture(&plane).with_caption(format!("{name}, t:{t}, z:{z}")))
+        Ok(probability_picture(&plane)
+            .with_scale(Colormap::Viridis, 0.0, 1.0)
+            .with_caption(format!("{name}, t:{t}, z:{z}")))
+    }
+
+    /// The plane (t, z) where class `class` has the most to see: the largest spread (standard
+    /// deviation) of its probabilities, so neither an empty plane nor a uniformly certain one.
+    /// The middle of the stack at t 0 when every plane is flat; an error for a class out of
+    /// range.
+    pub fn busiest_plane(&self, class: usize) -> Result<(usize, usize)> {
+        let [nt, nz, _, _, nc] = self.shape();
+        if class >= nc {
+            return Err(crate::Error::OutOfBounds(format!(
+                "class {class} of probabilities with {nc} classes"
+            )));
+        }
+        let mut best = ((0, nz / 2), 0.0f64);
+        for t in 0..nt {
+            for z in 0..nz {
+                let plane = self.data.slice(ndarray::s![t, z, .., .., class]);
+                let n = plane.len().max(1) as f64;
+                let mean = plane.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let var = plane
+                    .iter()
+                    .map(|&v| (v as f64 - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
+                if var > best.1 + 1e-12 {
+                    best = ((t, z), var);
+                }
+            }
+        }
+        Ok(best.0)
     }
 
     /// Write [`Probabilities::picture`] to a PNG file.
@@ -81,10 +114,15 @@ impl Probabilities {
 }
 
 impl Show for Probabilities {
-    /// Every class at t 0 and the middle plane, side by side.
+    /// Every class at the plane where the first class has the most to see
+    /// ([`Probabilities::busiest_plane`]), side by side.
     fn to_html(&self) -> Result<String> {
-        let [_, nz, _, _, nc] = self.shape();
-        let pictures: Result<Gallery> = (0..nc).map(|c| self.picture(c, 0, nz / 2)).collect();
+        let nc = self.n_classes();
+        if nc == 0 {
+            return Ok(html::escape(&self.to_text()));
+        }
+        let (t, z) = self.busiest_plane(0)?;
+        let pictures: Result<Gallery> = (0..nc).map(|c| self.picture(c, t, z)).collect();
         pictures?.to_html()
     }
     fn to_text(&self) -> String {
@@ -197,4 +235,67 @@ fn probability_picture(plane: &Array2<f32>) -> Picture {
 /// pictures of `omeflow classify --png` (see [`crate::batch::classify::run`]).
 pub fn save_probability_png(plane: &Array2<f32>, path: &Path) -> Result<()> {
     probability_picture(plane).save_png(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::LabelClass;
+    use ndarray::Array5;
+
+    fn probabilities() -> Probabilities {
+        // Planes z 0 and 1 empty, z 2 half certain; class 2 the complement.
+        let data = Array5::from_shape_fn((1, 4, 6, 6, 2), |(_, z, _, x, c)| {
+            let p = if z == 2 && x < 3 { 1.0 } else { 0.0 };
+            if c == 0 {
+                p
+            } else {
+                1.0 - p
+            }
+        });
+        let labels = ["nuclei", "background"]
+            .iter()
+            .map(|n| LabelClass {
+                name: n.to_string(),
+                color: [0, 0, 0],
+            })
+            .collect();
+        Probabilities { data, labels }
+    }
+
+    #[test]
+    fn the_busiest_plane_is_where_a_class_varies() {
+        let p = probabilities();
+        assert_eq!(p.busiest_plane(0).unwrap(), (0, 2));
+        assert_eq!(p.busiest_plane(1).unwrap(), (0, 2));
+        assert!(p.busiest_plane(2).is_err());
+        let flat = Probabilities {
+            data: Array5::zeros((1, 5, 2, 2, 1)),
+            labels: vec![],
+        };
+        assert_eq!(
+            flat.busiest_plane(0).unwrap(),
+            (0, 2),
+            "the middle of the stack"
+        );
+    }
+
+    #[test]
+    fn a_probability_map_carries_its_scale_and_plane() {
+        let p = probabilities();
+        let pic = p.picture(0, 0, 2).unwrap();
+        assert_eq!(pic.caption(), "nuclei, t:0, z:2");
+        assert_eq!(
+            pic.scale(),
+            Some(super::super::ColourScale {
+                colormap: Colormap::Viridis,
+                lo: 0.0,
+                hi: 1.0
+            })
+        );
+        let html = Show::to_html(&p).unwrap();
+        assert!(html.contains("display:grid"));
+        assert!(html.contains("nuclei, t:0, z:2</figcaption>"));
+        assert!(html.contains("background, t:0, z:2</figcaption>"));
+    }
 }

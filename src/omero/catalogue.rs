@@ -81,6 +81,8 @@ fn number(paths: &[PathBuf], first: u64, taken: &mut BTreeSet<u64>) -> Vec<u64> 
 impl Catalogue {
     /// Scan a folder (two levels) for OME-Zarr images.
     pub(crate) fn open(root: &Path) -> Result<Self> {
+        // Printed as the connection's host: `data/./images/..` shows as the folder it is.
+        let root = &crate::output::tidy_path(root);
         if !root.is_dir() {
             return Err(Error::NotFound {
                 location: root.display().to_string(),
@@ -244,7 +246,7 @@ pub(crate) const SAMPLE_DATASET_IMAGES: [u64; 3] = [1001, 1002, 1003];
 ///
 /// Dataset 1 holds every image, dataset 2 the embryos.
 pub(crate) fn sample_catalogue() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v4");
+    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v5");
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
@@ -297,6 +299,7 @@ fn write_sample_catalogue(dir: &Path) -> Result<()> {
             nuclei: 10,
             levels: 2,
             seed: id,
+            name: format!("sample nuclei {id}"),
             ..SampleSpec::default()
         };
         write_sample(&embryos.join(format!("{id}.zarr")).to_string_lossy(), &spec)?;
@@ -347,5 +350,34 @@ mod tests {
         assert_eq!(cat.datasets[&2].0, "plates");
         assert_eq!(cat.datasets[&2].1, vec![2, 3]);
         assert!(!cat.datasets.contains_key(&3));
+    }
+
+    #[test]
+    fn the_sample_dataset_images_have_distinct_names() {
+        let dir = sample_catalogue().unwrap();
+        let cat = Catalogue::open(&dir).unwrap();
+        let names: Vec<String> = SAMPLE_DATASET_IMAGES
+            .iter()
+            .map(|id| cat.image(*id).unwrap().name().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sample nuclei 1001",
+                "sample nuclei 1002",
+                "sample nuclei 1003"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_root_is_kept_tidied() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a/1.zarr")).unwrap();
+        fs::write(dir.path().join("a/1.zarr/.zattrs"), "{}").unwrap();
+        let odd = dir.path().join("a").join("..").join(".").join("a");
+        let cat = Catalogue::open(&odd).unwrap();
+        assert_eq!(cat.root, dir.path().join("a").canonicalize().unwrap());
+        assert!(!cat.host().contains(".."));
     }
 }

@@ -25,8 +25,8 @@ let username = String::new();
 let password = String::new();
 let dataset_id: u64 = 2;
 let model_path = match std::env::var("OMEFLOW_ILP") {
-    Ok(path) => path,
-    Err(_) => sample_project()?.display().to_string(),
+    Ok(path) => omeflow::output::tidy_path(path),
+    Err(_) => sample_project()?,
 };
 model_path"""),
 md("""### ONLINE: the tutorial's data on IDR

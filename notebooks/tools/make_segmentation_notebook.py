@@ -110,5 +110,7 @@ nb.metadata["omeflow"] = {"checks": {
         "10": ["disconnected"],
     },
     "pictures": {"6": 1, "9": 4},
+    # The connection, the image, the pixels and the results show as HTML tables.
+    "tables": {"2": 1, "3": 1, "4": 1, "8": 1},
 }}
 nbformat.write(nb, "notebooks/public_s3_segmentation_parallel.ipynb")

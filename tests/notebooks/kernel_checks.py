@@ -4,6 +4,9 @@ Talks to the installed omeflow-rust kernel with jupyter_client, as JupyterLab do
 - a cell interrupted while it sleeps fails with one message that names the lost variables and
   says that functions survive; the next cells can call an earlier function and define new values;
 - two kernels started together (two notebooks open) both run their cells;
+- a cell whose `?` returns an `Err` fails with Jupyter's error (ename "Error", the message as
+  evalue, a traceback reading `Error: <message>`), and rules.py's generic rule fails a notebook
+  holding that output (no per-cell expected text needed);
 - `complete_request` for `conn.` and `Pix` returns omeflow's names once rust-analyzer is warm
   (it loads in the background: the first requests may answer nothing, and no cell waits for it).
 
@@ -13,15 +16,19 @@ import os
 import sys
 import time
 
+import nbformat
 from jupyter_client.manager import KernelManager
+
+import rules
 
 os.environ["EVCXR_ANALYSIS_FALLBACK"] = "0"
 
 
-def run(kc, code, timeout=300):
-    """Executes code; returns (reply status, [(kind, text)])."""
+def run(kc, code, timeout=300, errors=None):
+    """Executes code; returns (reply status, [(kind, text)]); error contents go to `errors`."""
     msg_id = kc.execute(code)
     outputs = []
+    errors = [] if errors is None else errors
     while True:
         msg = kc.get_iopub_msg(timeout=timeout)
         if msg["parent_header"].get("msg_id") != msg_id:
@@ -35,6 +42,7 @@ def run(kc, code, timeout=300):
             outputs.append(("result", content["data"].get("text/plain", "")))
         elif kind == "error":
             outputs.append(("error", content["evalue"]))
+            errors.append(content)
     while True:
         reply = kc.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
@@ -84,6 +92,20 @@ def main():
               repr((got, outputs)))
         kc2.stop_channels()
         km2.shutdown_kernel(now=True)
+        errors = []
+        code = 'let number: i32 = "nope".parse::<i32>()?;'
+        status, outputs = run(kc, code, errors=errors)
+        check("a ? error fails the cell with Jupyter's error",
+              status == "error" and len(errors) == 1 and errors[0]["ename"] == "Error"
+              and errors[0]["evalue"] == "invalid digit found in string", repr((status, errors)))
+        shown = rules.traceback_text(errors[0]) if errors else ""
+        check("what JupyterLab shows of a ? error reads 'Error: <message>'",
+              shown == "Error: invalid digit found in string", repr(shown))
+        cell = nbformat.v4.new_code_cell(code, execution_count=1,
+                                          outputs=[nbformat.v4.new_output("error", **e) for e in errors])
+        problems = rules.check(nbformat.v4.new_notebook(cells=[cell]))
+        check("the generic rule fails a notebook with a ? error", any("invalid digit" in p for p in problems),
+              repr(problems))
         status, _ = run(kc, 'fn double(x: u32) -> u32 { x * 2 }\nlet kept = 21u32;\nlet conn = connect(SAMPLE, "", "")?;')
         check("define a function and values", status == "ok")
 

@@ -386,6 +386,9 @@ def main():
             sys.exit(f"--offline: expected only the loopback in this network namespace, found {names}")
     out = (args.out or ROOT / "target" / "browser-check" / ("offline" if offline else "")).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Screenshots of an earlier run (a failure's above all) would pass for this run's.
+    for old in out.glob("*.png"):
+        old.unlink()
 
     from playwright.sync_api import sync_playwright
 

@@ -286,7 +286,8 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
             record["problems"] += problems
             record["cells"].append({"cell": k, "seconds": round(seconds, 3), "outputs": len(state["outputs"]),
                                     "pictures": len(state["imgs"]), "tables": state["tables"]})
-            print(f"  {name}: cell {k:2d} {seconds:6.2f} s{'  FAIL' if problems else ''}", flush=True)
+            flag = ("  caught (self-test)" if path == SELF_TEST_NAME else "  FAIL") if problems else ""
+            print(f"  {name}: cell {k:2d} {seconds:6.2f} s{flag}", flush=True)
             k += 1
         record["total_s"] = round(time.monotonic() - start, 2)
         record["cells_s"] = round(sum(c["seconds"] for c in record["cells"]), 2)
@@ -320,6 +321,7 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
 
 # --self-test: a notebook that must fail in the page, once for each way the judge knows. Each
 # code cell is paired with the problem browser_check.py must report for it.
+SELF_TEST_NAME = "browser_self_test.ipynb"
 SELF_TEST = [
     ('let number: i32 = "nope".parse::<i32>()?;', "cell 0: application/vnd.jupyter.stderr: Error: invalid digit"),
     ('panic!("deliberate {}", 7);', "cell 1: application/vnd.jupyter.stderr: Error: The cell panicked at line 1"),
@@ -384,6 +386,9 @@ def main():
             sys.exit(f"--offline: expected only the loopback in this network namespace, found {names}")
     out = (args.out or ROOT / "target" / "browser-check" / ("offline" if offline else "")).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    # Screenshots of an earlier run (a failure's above all) would pass for this run's.
+    for old in out.glob("*.png"):
+        old.unlink()
 
     from playwright.sync_api import sync_playwright
 
@@ -410,8 +415,8 @@ def main():
                 shutil.copy(src, served / src.name)
             paths = [src.name for src in sources]
             if args.self_test:
-                write_self_test(served / "browser_self_test.ipynb")
-                paths.insert(0, "browser_self_test.ipynb")
+                write_self_test(served / SELF_TEST_NAME)
+                paths.insert(0, SELF_TEST_NAME)
             t0 = time.monotonic()
             lab = start_lab(args.lab_python, served, out)
             print(f"JupyterLab up in {time.monotonic() - t0:.1f} s ({'offline: own network namespace' if offline else 'online'})",
@@ -430,7 +435,7 @@ def main():
             stop_lab(lab)
     failed = 0
     for r in records:
-        if r["notebook"] == "browser_self_test.ipynb":
+        if r["notebook"] == SELF_TEST_NAME:
             # The self-test passes when the page judge caught every planted problem.
             r["expected_problems"], r["problems"] = r["problems"], self_test_problems(r)
         status = "FAIL" if r["problems"] else "ok  "

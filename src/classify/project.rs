@@ -231,7 +231,7 @@ impl Project {
     /// Errors name the file and what is wrong: not HDF5, another workflow (e.g. Object
     /// Classification), an ilastik version whose layout is unknown, or a missing part.
     pub fn open(path: impl AsRef<Path>) -> Result<Project> {
-        // Kept (and printed) tidied: `SOURCE_DIR/../shared/x.ilp` shows as the file it is.
+        // Kept (and printed) tidied: `dir/../x.ilp` shows as the file it is.
         let path = &crate::output::tidy_path(path.as_ref());
         if !path.exists() {
             return Err(err(path, "no such file"));

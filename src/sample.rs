@@ -63,7 +63,7 @@ pub struct SampleSpec {
 }
 
 /// The most nuclei a sample places.
-pub const MAX_NUCLEI: usize = 2000;
+pub const MAX_NUCLEI: usize = 500;
 
 impl Default for SampleSpec {
     fn default() -> Self {
@@ -223,9 +223,11 @@ impl Simulation {
         let wanted = spec.nuclei.min(MAX_NUCLEI);
         let mut cells: Vec<Cell> = Vec::with_capacity(wanted);
         // Random sequential placement: a nucleus overlapping one already placed is redrawn;
-        // after many failures in a row the plane is full.
-        let mut failures = 0;
-        while cells.len() < wanted && failures < 200 {
+        // after many failures in a row (or many in all) the plane is full.
+        // Attempts are bounded in all, too, so a full plane costs little.
+        let (mut failures, mut attempts) = (0, 0);
+        while cells.len() < wanted && failures < 200 && attempts < 100 * wanted {
+            attempts += 1;
             let r = (rng.range(0.034, 0.047) * side).max(MIN_RADIUS);
             let aspect = rng.range(1.0, 1.35);
             let bound = r * aspect.sqrt();

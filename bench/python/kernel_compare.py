@@ -35,7 +35,7 @@ NOTEBOOKS = {
     "segmentation": os.path.join(ROOT, "notebooks", "public_s3_segmentation_parallel.ipynb"),
     "classification": os.path.join(ROOT, "notebooks", "pixel_classification_zarr_parallel.ipynb"),
 }
-SAMPLE_LEVEL0 = os.path.join(tempfile.gettempdir(), "omeflow-sample-catalogue-v5", "4007801.zarr", "0")
+SAMPLE_LEVEL0 = os.path.join(tempfile.gettempdir(), "omeflow-sample-catalogue-v6", "4007801.zarr", "0")
 
 # The Python tutorial's steps that run without an OMERO server, on the sample's level 0: the same
 # window as the notebook (middle t and z +/- 5, every channel).

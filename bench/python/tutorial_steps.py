@@ -5,7 +5,7 @@
 
 Runs the steps of "Analyze data stored in a public S3 repository in parallel" that need no OMERO
 server on the embedded sample (image 4007801, written by any kernel start or `omeflow sample` to
-$TMPDIR/omeflow-sample-catalogue-v5): import the libraries, load the binary (`da.from_zarr`),
+$TMPDIR/omeflow-sample-catalogue-v6): import the libraries, load the binary (`da.from_zarr`),
 analyze one plane (dask-image, as the tutorial), prepare the lazy calls (the notebook's 10 t x
 10 z x 2 c window) and compute them. Each step's time is the best of --repeat runs in one Python
 process, except the imports (the first run).
@@ -27,7 +27,7 @@ CELL_OF_STEP = {"load binary": 4, "analyze one plane": 6, "prepare lazy calls": 
 
 
 def sample_level0():
-    path = os.path.join(tempfile.gettempdir(), "omeflow-sample-catalogue-v5", "4007801.zarr", "0")
+    path = os.path.join(tempfile.gettempdir(), "omeflow-sample-catalogue-v6", "4007801.zarr", "0")
     if not os.path.isdir(path):
         raise SystemExit(f"{path} not found: start the kernel once or run `omeflow sample` first")
     return path

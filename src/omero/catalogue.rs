@@ -246,7 +246,7 @@ pub(crate) const SAMPLE_DATASET_IMAGES: [u64; 3] = [1001, 1002, 1003];
 ///
 /// Dataset 1 holds every image, dataset 2 the embryos.
 pub(crate) fn sample_catalogue() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v5");
+    let dir = std::env::temp_dir().join("omeflow-sample-catalogue-v6");
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }

@@ -13,15 +13,21 @@ fn vigra_python() -> String {
     std::env::var("OMEFLOW_VIGRA_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
 }
 
-#[test]
-fn the_sample_project_loads_in_vigra_and_predicts_the_same() {
+/// The sample project (its path and itself) and level 0 of image `id` of the sample's dataset 2.
+fn project_and_image(id: u64) -> (std::path::PathBuf, Project, omeflow::ngff::Pixels) {
     let path = sample_project().unwrap();
     let project = Project::open(&path).unwrap();
-    let image = path.parent().unwrap().join("embryos/1001.zarr");
+    let image = path.parent().unwrap().join(format!("embryos/{id}.zarr"));
     let pixels = open_image(image.to_str().unwrap())
         .unwrap()
         .level(0)
         .unwrap();
+    (path, project, pixels)
+}
+
+#[test]
+fn the_sample_project_loads_in_vigra_and_predicts_the_same() {
+    let (path, project, pixels) = project_and_image(1001);
     let vol = pixels
         .read_all()
         .unwrap()
@@ -80,13 +86,7 @@ fn the_sample_project_loads_in_vigra_and_predicts_the_same() {
 
 #[test]
 fn the_sample_project_finds_nuclei_on_the_other_images() {
-    let path = sample_project().unwrap();
-    let project = Project::open(&path).unwrap();
-    let image = path.parent().unwrap().join("embryos/1002.zarr");
-    let pixels = open_image(image.to_str().unwrap())
-        .unwrap()
-        .level(0)
-        .unwrap();
+    let (_, project, pixels) = project_and_image(1002);
     let p = classify(&pixels, &project).unwrap();
     let n = p.data.len() / 2;
     let nuclei = p

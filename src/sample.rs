@@ -34,7 +34,7 @@
 //!   shot noise (variance proportional to the signal, gain 1.6) and Gaussian read noise
 //!   (sigma 4), the normal deviates approximated by a sum of four uniforms.
 //!
-//! Every random number comes from seeded [splitmix64](crate::rng) streams (one per plane for the
+//! Every random number comes from seeded splitmix64 (`rng`) streams (one per plane for the
 //! noise), and the pixel arithmetic uses only `+ - * /` and `sqrt`, so the same seed gives the same
 //! bytes on every machine and with any number of threads. The channel windows span the
 //! background to the bright nuclei.

@@ -135,6 +135,10 @@ pub enum Error {
     #[error("incomplete: {0}")]
     Incomplete(String),
 
+    /// The user stopped a run (Ctrl-C); what it finished is recorded, and a rerun goes on.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+
     /// A task panicked; the panic was caught and the other tasks went on. `task` names it
     /// (`t:3, c:0, z:17`, `planes 0..8, y 0..64, x 0..64`, `reading planes`).
     #[error("{task} panicked: {message}")]

@@ -96,7 +96,7 @@ pub fn incomplete_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-fn check_target(target: &Path) -> Result<()> {
+pub(crate) fn check_target(target: &Path) -> Result<()> {
     if target.file_name().is_none() {
         return Err(Error::InvalidArgument(format!(
             "{} is not a file name",

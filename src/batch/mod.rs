@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checkpoint;
 pub mod classify;
 mod runner;
 pub mod segment;
@@ -31,6 +32,19 @@ pub use table::TableFormat;
 
 use crate::store::StoreOptions;
 use crate::Result;
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ask the running batch jobs of this process to stop: each records what it finished and ends
+/// with [`crate::Error::Interrupted`], so a rerun goes on from there. Safe to call from a
+/// signal handler (it only stores a flag); the CLI calls it on Ctrl-C.
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 /// A job: what to run, as data.
 #[derive(Clone, Debug, Serialize, Deserialize)]

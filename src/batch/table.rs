@@ -54,41 +54,22 @@ impl TableWriter {
         self.out.write_all(b)
     }
 
-    /// One row per object of plane `[t, c, z]`.
-    pub(crate) fn add(&mut self, [t, c, z]: [usize; 3], props: &[RegionProps]) -> Result<()> {
-        for p in props {
-            let get = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(f64::NAN);
-            let geti = |v: &[usize], i: usize| v.get(i).copied().unwrap_or(0);
-            let line = match self.format {
-                TableFormat::Csv => format!(
-                    "{t},{c},{z},{},{},{},{},{},{},{},{},{},{}\n",
-                    p.label,
-                    p.area,
-                    get(&p.centroid, 0),
-                    get(&p.centroid, 1),
-                    geti(&p.bbox_min, 0),
-                    geti(&p.bbox_min, 1),
-                    geti(&p.bbox_max, 0),
-                    geti(&p.bbox_max, 1),
-                    p.mean_intensity,
-                    p.max_intensity
-                ),
-                TableFormat::Json => {
-                    let row = serde_json::json!({"t": t, "c": c, "z": z, "label": p.label, "area": p.area,
-                        "centroid": p.centroid, "bbox_min": p.bbox_min, "bbox_max": p.bbox_max,
-                        "mean_intensity": p.mean_intensity, "max_intensity": p.max_intensity});
-                    format!("{}\n{row}", if self.rows == 0 { "" } else { "," })
+    /// Rows written by [`rows_text`], `count` of them, one per line.
+    pub(crate) fn add_text(&mut self, text: &[u8], count: u64) -> Result<()> {
+        match self.format {
+            TableFormat::Csv => self.write(text)?,
+            TableFormat::Json => {
+                for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    let sep: &[u8] = if self.rows == 0 { b"\n" } else { b",\n" };
+                    self.write(sep)?;
+                    self.write(line)?;
+                    self.rows += 1;
                 }
-            };
-            self.write(line.as_bytes())?;
-            self.rows += 1;
+                return Ok(());
+            }
         }
+        self.rows += count;
         Ok(())
-    }
-
-    /// Rows written so far.
-    pub(crate) fn rows(&self) -> u64 {
-        self.rows
     }
 
     pub(crate) fn finish(mut self) -> Result<u64> {
@@ -98,4 +79,41 @@ impl TableWriter {
         self.out.commit()?;
         Ok(self.rows)
     }
+}
+
+/// The rows of plane `[t, c, z]` in `format`, one object per line (a JSON object per line for
+/// JSON; [`TableWriter::add_text`] puts the separators between them).
+pub(crate) fn rows_text(
+    format: TableFormat,
+    [t, c, z]: [usize; 3],
+    props: &[RegionProps],
+) -> String {
+    let mut out = String::new();
+    for p in props {
+        let get = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+        let geti = |v: &[usize], i: usize| v.get(i).copied().unwrap_or(0);
+        let line = match format {
+            TableFormat::Csv => format!(
+                "{t},{c},{z},{},{},{},{},{},{},{},{},{},{}\n",
+                p.label,
+                p.area,
+                get(&p.centroid, 0),
+                get(&p.centroid, 1),
+                geti(&p.bbox_min, 0),
+                geti(&p.bbox_min, 1),
+                geti(&p.bbox_max, 0),
+                geti(&p.bbox_max, 1),
+                p.mean_intensity,
+                p.max_intensity
+            ),
+            TableFormat::Json => {
+                let row = serde_json::json!({"t": t, "c": c, "z": z, "label": p.label, "area": p.area,
+                        "centroid": p.centroid, "bbox_min": p.bbox_min, "bbox_max": p.bbox_max,
+                        "mean_intensity": p.mean_intensity, "max_intensity": p.max_intensity});
+                format!("{row}\n")
+            }
+        };
+        out.push_str(&line);
+    }
+    out
 }

@@ -75,6 +75,12 @@ fn print_segment(
     json: bool,
 ) -> omeflow::Result<()> {
     if !json {
+        if o.resumed_planes > 0 {
+            println!(
+                "resumed: {} of {} planes were done by an earlier run (from the output's progress record)",
+                o.resumed_planes, o.plane_count
+            );
+        }
         println!(
             "segmented {} planes of {} (level {}) in {:.2} s ({:.1} planes/s): {} objects",
             o.plane_count,
@@ -271,9 +277,17 @@ enum Command {
         /// Z planes A..B (half-open).
         #[arg(long, value_parser = parse_range)]
         z: Option<Range<usize>>,
-        /// Write label images to `labels/<name>` of this OME-Zarr location.
+        /// Write the label image to `labels/<name>` of this location: the image's own path to
+        /// write into it, another folder to write beside it (for a read-only image). Aligned
+        /// with the image (its axes, NGFF version and the scales of its levels).
         #[arg(long)]
         labels_out: Option<String>,
+        /// Write the label image into the image itself (a local image you may write to).
+        #[arg(long, conflicts_with = "labels_out")]
+        labels: bool,
+        /// Start the outputs again instead of resuming them (deletes only what omeflow wrote).
+        #[arg(long)]
+        overwrite: bool,
         /// Name of the label image.
         #[arg(long, default_value = "segmentation")]
         labels_name: String,
@@ -348,13 +362,37 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The first Ctrl-C stops a batch run cleanly (what it finished is recorded, a rerun goes
+    // on); a second one ends the process at once.
+    #[cfg(unix)]
+    // SAFETY: the handler only stores to an atomic and resets its own action, both
+    // async-signal-safe; installed before any thread starts.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ omeflow::Error::Interrupted(_)) => {
+            eprintln!("{}", omeflow::store::redact(&e.to_string()));
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {}", omeflow::store::redact(&e.to_string()));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn on_interrupt(_: libc::c_int) {
+    omeflow::batch::interrupt();
+    // SAFETY: signal() is async-signal-safe; the next Ctrl-C gets the default action.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
     }
 }
 
@@ -400,12 +438,20 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             c,
             z,
             labels_out,
+            labels,
+            overwrite,
             labels_name,
             table_out,
             run,
             remote,
         } => {
+            let labels_out = if labels {
+                Some(url.clone())
+            } else {
+                labels_out
+            };
             let job = SegmentJob {
+                overwrite,
                 t,
                 c,
                 z,

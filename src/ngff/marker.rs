@@ -16,6 +16,9 @@ use crate::{Error, Result};
 /// The marker's key at an image's root.
 pub(crate) const MARKER: &str = ".omeflow-write.json";
 
+/// The folder of a run's progress record inside the output it writes.
+pub(crate) const RUN_DIR: &str = ".omeflow-run";
+
 /// Whether an image's data is all committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,6 +161,25 @@ fn owned_by(marker: &Marker, key: &str, owned_labels: &[String]) -> bool {
     if matches!(key, MARKER | ".zgroup" | ".zattrs" | "zarr.json") {
         return true;
     }
+    // A run's progress record (batch/checkpoint.rs), files of plain names only.
+    if let Some(rest) = key.strip_prefix(RUN_DIR) {
+        return rest.strip_prefix('/').is_some_and(|r| {
+            !r.is_empty()
+                && r.split('/').all(|p| {
+                    !p.is_empty()
+                        && !p.starts_with('.')
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                })
+        });
+    }
+    // A chunk an interrupted process was writing: object_store's staging file `<key>#<n>`.
+    if let Some((chunk, n)) = key.rsplit_once('#') {
+        return !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+            && !chunk.contains('#')
+            && owned_by(marker, chunk, owned_labels);
+    }
     if matches!(
         key,
         "labels/.zgroup" | "labels/.zattrs" | "labels/zarr.json"
@@ -247,6 +269,37 @@ pub(crate) fn plan_deletion<'a>(
     })
 }
 
+/// Delete the chunk files an interrupted process of ours was still writing (object_store's
+/// staging files, `<chunk>#<n>`, which its own listing hides) from the image at `store`; links
+/// and files that are not ours are left alone. Local stores only: elsewhere an upload is atomic.
+pub(crate) async fn delete_staging(store: &Store) -> Result<()> {
+    let Some(root) = store.local_root().map(std::path::Path::to_path_buf) else {
+        return Ok(());
+    };
+    let Some(marker) = Marker::read(store).await? else {
+        return Ok(());
+    };
+    let location = store.location().to_string();
+    let keys = tokio::task::spawn_blocking(move || -> Result<Vec<std::path::PathBuf>> {
+        let keys = walk_local(&root, &location)?;
+        Ok(keys
+            .into_iter()
+            .filter(|k| k.contains('#') && owned_by(&marker, k, &[]))
+            .map(|k| root.join(k))
+            .collect())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("listing staging files: {e}")))??;
+    for path in keys {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing {}", path.display()), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Delete the keys of `plan` in order.
 pub(crate) async fn delete(store: &Store, plan: &[String]) -> Result<()> {
     for key in plan {
@@ -276,6 +329,17 @@ mod tests {
             assert!(!owned_by(&m, k, &[]), "{k}");
         }
         assert!(owned_by(&m, "labels/x/0/.zarray", &["x".into()]));
+        assert!(owned_by(&m, "0/0/0/0/1/2#17", &[]));
+        assert!(owned_by(&m, ".omeflow-run/parts/000000000012.json", &[]));
+        for k in [
+            "notes.txt#1",
+            "0/0/0#x",
+            ".omeflow-run/../x",
+            ".omeflow-run/.hidden",
+            ".omeflow-run",
+        ] {
+            assert!(!owned_by(&m, k, &[]), "{k}");
+        }
         assert!(!owned_by(&m, "labels/xy/0/.zarray", &["x".into()]));
     }
 }

@@ -17,6 +17,7 @@ mod array;
 mod chunk;
 mod dtype;
 mod info;
+pub mod labels;
 mod marker;
 mod metadata;
 mod pixels;
@@ -28,6 +29,8 @@ pub use dtype::{AnyArray, DType, Element};
 pub use info::{ImageInfo, LevelInfo};
 pub use metadata::{Axis, Channel, ImageMetadata, Level, Window, AXES5};
 pub use pixels::{Pixels, Region, DEFAULT_MEMORY_BUDGET, MAX_CHUNK_BYTES, MAX_ELEMENTS};
+
+pub(crate) use marker::RUN_DIR;
 
 use crate::store::{Store, StoreOptions};
 use crate::{Error, Result};

@@ -22,7 +22,7 @@ use zarrs_object_store::AsyncObjectStore;
 
 use super::array::ZArray;
 use super::dtype::{DType, Element};
-use super::metadata::{Channel, AXES5};
+use super::metadata::{Axis, Channel, AXES5};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -78,6 +78,21 @@ pub struct ImageSpec {
     pub version: NgffVersion,
     /// Downsampling rule.
     pub downsample: Downsample,
+    /// The axes as stored, when not all five of (t, c, z, y, x): an image's own axes, so its
+    /// label image has the same dimensions. Absent axes have size 1 in `shape`.
+    pub axes: Option<Vec<Axis>>,
+    /// Explicit levels (each with its shape, scale and translation), overriding `levels`,
+    /// `scale` and the halving rule: a label image whose level k lines up with level k of its
+    /// image.
+    pub pyramid: Vec<LevelSpec>,
+}
+
+/// One resolution level given explicitly: its (t, c, z, y, x) shape, physical scale and offset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelSpec {
+    pub shape: [usize; 5],
+    pub scale: [f64; 5],
+    pub translation: [f64; 5],
 }
 
 impl ImageSpec {
@@ -95,7 +110,24 @@ impl ImageSpec {
             channels: Vec::new(),
             version: NgffVersion::V0_4,
             downsample: Downsample::Mean,
+            axes: None,
+            pyramid: Vec::new(),
         }
+    }
+    /// Store only these axes (names among t, c, z, y, x, in that order, ending in y, x).
+    pub fn with_axes(mut self, axes: Vec<Axis>) -> Self {
+        self.axes = Some(axes);
+        self
+    }
+    /// Give every level explicitly (the first is the full resolution written).
+    pub fn with_pyramid(mut self, levels: Vec<LevelSpec>) -> Self {
+        if let Some(first) = levels.first() {
+            self.shape = first.shape;
+            self.scale = first.scale;
+            self.levels = levels.len();
+        }
+        self.pyramid = levels;
+        self
     }
     /// Set the NGFF version.
     pub fn with_version(mut self, v: NgffVersion) -> Self {
@@ -168,16 +200,121 @@ impl ImageSpec {
                 self.scale
             ));
         }
+        if let Some(axes) = &self.axes {
+            let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
+            let mut at = 0;
+            for n in &names {
+                match AXES5[at..].iter().position(|a| a == n) {
+                    Some(i) => at += i + 1,
+                    None => {
+                        return bad(format!(
+                            "axes {names:?}: use t, c, z, y, x, in that order, each once"
+                        ))
+                    }
+                }
+            }
+            if !names.ends_with(&["y", "x"]) {
+                return bad(format!("axes {names:?} must end in y, x"));
+            }
+            for (k, n) in AXES5.iter().enumerate() {
+                if !names.contains(n) && self.shape[k] != 1 {
+                    return bad(format!(
+                        "shape {:?} has {} {n} but the axes {names:?} have no {n}",
+                        self.shape, self.shape[k]
+                    ));
+                }
+            }
+        }
+        if !self.pyramid.is_empty() {
+            if self.pyramid.len() != self.levels {
+                return bad(format!(
+                    "{} levels but {} given explicitly",
+                    self.levels,
+                    self.pyramid.len()
+                ));
+            }
+            let mut above = self.shape;
+            for (l, lv) in self.pyramid.iter().enumerate() {
+                let [t2, c2, z2, y2, x2] = lv.shape;
+                if [t2, c2, z2] != [t, c, z] || y2 == 0 || x2 == 0 || y2 > above[3] || x2 > above[4]
+                {
+                    return bad(format!(
+                        "level {l} of shape {:?} does not follow {above:?}: t, c, z stay, y and x \
+                         shrink",
+                        lv.shape
+                    ));
+                }
+                if lv
+                    .scale
+                    .iter()
+                    .chain(&lv.translation)
+                    .any(|s| !s.is_finite())
+                    || lv.scale.iter().any(|s| *s <= 0.0)
+                {
+                    return bad(format!(
+                        "level {l}: scale and translation must be finite, scale positive"
+                    ));
+                }
+                above = lv.shape;
+            }
+        }
         Ok(())
+    }
+
+    /// Which of (t, c, z, y, x) the arrays store, in order.
+    fn dims(&self) -> Vec<usize> {
+        match &self.axes {
+            Some(axes) => AXES5
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| axes.iter().any(|a| a.name == **n))
+                .map(|(k, _)| k)
+                .collect(),
+            None => (0..5).collect(),
+        }
+    }
+
+    /// Scale and translation of level `l` along (t, c, z, y, x).
+    fn level_transform(&self, l: usize) -> ([f64; 5], [f64; 5]) {
+        if let Some(lv) = self.pyramid.get(l) {
+            return (lv.scale, lv.translation);
+        }
+        let f = (1u64 << l.min(63)) as f64;
+        let s = self.scale;
+        ([s[0], s[1], s[2], s[3] * f, s[4] * f], [0.0; 5])
     }
 
     /// Shape of level `l`.
     pub fn level_shape(&self, l: usize) -> [usize; 5] {
+        if let Some(lv) = self.pyramid.get(l) {
+            return lv.shape;
+        }
         let [t, c, z, y, x] = self.shape;
         [t, c, z, (y >> l).max(1), (x >> l).max(1)]
     }
 
     fn axes(&self) -> Value {
+        if let Some(axes) = &self.axes {
+            let out: Vec<Value> = axes
+                .iter()
+                .map(|a| {
+                    let kind = a.kind.clone().unwrap_or_else(|| {
+                        match a.name.as_str() {
+                            "t" => "time",
+                            "c" => "channel",
+                            _ => "space",
+                        }
+                        .into()
+                    });
+                    let mut v = json!({"name": a.name, "type": kind});
+                    if let Some(u) = &a.unit {
+                        v["unit"] = json!(u);
+                    }
+                    v
+                })
+                .collect();
+            return json!(out);
+        }
         let space = |name: &str| match &self.space_unit {
             Some(u) => json!({"name": name, "type": "space", "unit": u}),
             None => json!({"name": name, "type": "space"}),
@@ -192,10 +329,14 @@ impl ImageSpec {
     fn multiscales(&self) -> Value {
         let datasets: Vec<Value> = (0..self.levels)
             .map(|l| {
-                let f = (1u64 << l) as f64;
-                let s = self.scale;
-                json!({"path": l.to_string(), "coordinateTransformations": [
-                    {"type": "scale", "scale": [s[0], s[1], s[2], s[3] * f, s[4] * f]}]})
+                let dims = self.dims();
+                let (scale, shift) = self.level_transform(l);
+                let pick = |v: [f64; 5]| dims.iter().map(|&k| v[k]).collect::<Vec<f64>>();
+                let mut transforms = vec![json!({"type": "scale", "scale": pick(scale)})];
+                if shift.iter().any(|v| *v != 0.0) {
+                    transforms.push(json!({"type": "translation", "translation": pick(shift)}));
+                }
+                json!({"path": l.to_string(), "coordinateTransformations": transforms})
             })
             .collect();
         let mut ms = json!({
@@ -245,12 +386,29 @@ fn zero_fill(dtype: DType) -> Value {
     }
 }
 
-fn v2_array_json(spec: &ImageSpec, l: usize) -> Value {
+/// Shape and chunk shape of level `l`'s array, over the stored axes only.
+fn array_shape(spec: &ImageSpec, l: usize) -> (Vec<usize>, Vec<usize>) {
     let shape = spec.level_shape(l);
+    let chunks = [
+        1,
+        1,
+        1,
+        spec.chunk_yx[0].min(shape[3]),
+        spec.chunk_yx[1].min(shape[4]),
+    ];
+    let dims = spec.dims();
+    (
+        dims.iter().map(|&k| shape[k]).collect(),
+        dims.iter().map(|&k| chunks[k]).collect(),
+    )
+}
+
+fn v2_array_json(spec: &ImageSpec, l: usize) -> Value {
+    let (shape, chunks) = array_shape(spec, l);
     json!({
         "zarr_format": 2,
         "shape": shape,
-        "chunks": [1, 1, 1, spec.chunk_yx[0].min(shape[3]), spec.chunk_yx[1].min(shape[4])],
+        "chunks": chunks,
         "dtype": spec.dtype.v2_typestr(),
         "compressor": {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0},
         "fill_value": zero_fill(spec.dtype),
@@ -261,14 +419,14 @@ fn v2_array_json(spec: &ImageSpec, l: usize) -> Value {
 }
 
 fn v3_array_json(spec: &ImageSpec, l: usize) -> Value {
-    let shape = spec.level_shape(l);
+    let (shape, chunks) = array_shape(spec, l);
+    let names: Vec<&str> = spec.dims().iter().map(|&k| AXES5[k]).collect();
     json!({
         "zarr_format": 3,
         "node_type": "array",
         "shape": shape,
         "data_type": spec.dtype.name(),
-        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape":
-            [1, 1, 1, spec.chunk_yx[0].min(shape[3]), spec.chunk_yx[1].min(shape[4])]}},
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunks}},
         "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
         "fill_value": zero_fill(spec.dtype),
         "codecs": [
@@ -276,7 +434,7 @@ fn v3_array_json(spec: &ImageSpec, l: usize) -> Value {
             {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5, "shuffle": "shuffle",
                 "typesize": spec.dtype.size(), "blocksize": 0}}
         ],
-        "dimension_names": AXES5,
+        "dimension_names": names,
         "attributes": {},
     })
 }
@@ -294,6 +452,14 @@ pub struct ImageWriter {
     commit: Arc<Commit>,
 }
 
+/// Where a label image is listed when it commits: the `labels/` group, its name, and, for a
+/// label image written beside its image, the root to make a group (a hierarchy readers open).
+struct Register {
+    labels: Store,
+    name: String,
+    root: Option<Store>,
+}
+
 /// What is left to do before the image is complete, shared by the writer's clones.
 struct Commit {
     /// One bit per (t, c, z) plane written, and how many are set.
@@ -301,8 +467,8 @@ struct Commit {
     planes: u64,
     /// The root group's attributes, written last.
     attrs: Value,
-    /// For a label image: the `labels/` group to list it in, and its name.
-    register: Option<(Store, String)>,
+    /// For a label image: where to list it.
+    register: Option<Register>,
     done: tokio::sync::OnceCell<()>,
 }
 
@@ -344,26 +510,39 @@ impl ImageWriter {
     }
 
     async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
-        Self::create_registered(store, spec, label_of, None).await
+        Self::create_registered(store, spec, label_of, None, None).await
     }
 
+    /// Create the image at the root of `store`; with `resume` (one bit per (t, c, z) plane
+    /// already committed), go on with an image omeflow started there instead: its arrays are
+    /// described again (the same metadata) and the planes of `resume` count as written.
     async fn create_registered(
         store: Store,
         spec: ImageSpec,
         label_of: Option<Value>,
-        register: Option<(Store, String)>,
+        register: Option<Register>,
+        resume: Option<Vec<u64>>,
     ) -> Result<Self> {
         spec.validate()?;
-        if super::array::read_node(&store, "").await?.is_some() {
+        let ours = super::marker::Marker::read(&store).await?.is_some();
+        let resume = resume.filter(|_| ours);
+        if resume.is_some() {
+            // The caller's progress record checks that the same job started this image.
+            super::marker::delete_staging(&store).await?;
+        } else if super::array::read_node(&store, "").await?.is_some() {
+            let reason = if ours {
+                "an image omeflow wrote is already there; rerun with --overwrite (or use \
+                 `ImageWriter::replace`) to write it again, or choose another location"
+            } else {
+                "a Zarr group or array that omeflow did not write is already there; nothing was \
+                 changed: remove it yourself, or choose another location or label name"
+            };
             return Err(Error::Write {
                 location: store.location().to_string(),
-                reason:
-                    "a Zarr group or array is already there; remove it, choose another location, \
-                         or use `ImageWriter::replace`"
-                        .into(),
+                reason: reason.into(),
             });
         }
-        if super::marker::Marker::read(&store).await?.is_some() {
+        if resume.is_none() && ours {
             return Err(Error::Write {
                 location: store.location().to_string(),
                 reason: "an interrupted omeflow output is there; use `ImageWriter::replace` \
@@ -371,7 +550,7 @@ impl ImageWriter {
                     .into(),
             });
         }
-        if !store.is_empty().await? {
+        if resume.is_none() && !store.is_empty().await? {
             return Err(Error::Write {
                 location: store.location().to_string(),
                 reason: "the location holds files that are not a Zarr image; choose an empty or new location"
@@ -410,12 +589,20 @@ impl ImageWriter {
             arrays.push(array);
         }
         let words = planes.div_ceil(64) as usize;
+        let mut bits = resume.unwrap_or_default();
+        bits.resize(words, 0);
+        if let Some(last) = bits.last_mut() {
+            if !planes.is_multiple_of(64) {
+                *last &= (1u64 << (planes % 64)) - 1;
+            }
+        }
+        let already: u64 = bits.iter().map(|w| u64::from(w.count_ones())).sum();
         Ok(Self {
             store,
             spec: Arc::new(spec),
             arrays: Arc::new(arrays),
             commit: Arc::new(Commit {
-                written: std::sync::Mutex::new((vec![0; words], 0)),
+                written: std::sync::Mutex::new((bits, already)),
                 planes,
                 attrs,
                 register,
@@ -427,6 +614,30 @@ impl ImageWriter {
     /// Whether every plane is written and the image committed (visible as an image).
     pub fn is_complete(&self) -> bool {
         self.commit.done.initialized()
+    }
+
+    /// Count these planes (one bit per (t, c, z) plane, raster order) as written: what an
+    /// earlier run of the same job committed, from its progress record.
+    pub(crate) fn mark_written(&self, bits: &[u64]) -> Result<()> {
+        let mut w = self
+            .commit
+            .written
+            .lock()
+            .map_err(|_| Error::Internal("the record of planes written is poisoned".into()))?;
+        let planes = self.commit.planes;
+        for (i, word) in bits.iter().enumerate() {
+            for b in 0..64u64 {
+                let plane = i as u64 * 64 + b;
+                if plane < planes && word & (1 << b) != 0 {
+                    let (wi, bit) = ((plane / 64) as usize, 1u64 << (plane % 64));
+                    if w.0[wi] & bit == 0 {
+                        w.0[wi] |= bit;
+                        w.1 += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How many of the image's (t, c, z) planes have been written.
@@ -481,8 +692,13 @@ impl ImageWriter {
     async fn commit_now(&self) -> Result<()> {
         let c = &self.commit;
         write_group(&self.store, self.spec.version, c.attrs.clone()).await?;
-        if let Some((labels, name)) = &c.register {
-            register_label(labels, self.spec.version, name).await?;
+        if let Some(r) = &c.register {
+            register_label(&r.labels, self.spec.version, &r.name).await?;
+            if let Some(root) = &r.root {
+                if super::array::read_node(root, "").await?.is_none() {
+                    write_group(root, self.spec.version, json!({})).await?;
+                }
+            }
         }
         self.store
             .put(
@@ -546,26 +762,39 @@ impl ImageWriter {
             )));
         }
         let mut current = plane;
+        let dims = spec.dims();
         for (l, array) in self.arrays.iter().enumerate() {
             if l > 0 {
-                current = downsample(&current, spec.downsample);
+                let [_, _, _, h, w] = spec.level_shape(l);
+                current = downsample_to(&current, (h, w), spec.downsample);
             }
             let (h, w) = current.dim();
-            let subset = ArraySubset::new_with_ranges(&[
-                t as u64..t as u64 + 1,
-                c as u64..c as u64 + 1,
-                z as u64..z as u64 + 1,
-                0..h as u64,
-                0..w as u64,
-            ]);
+            let at = [t as u64, c as u64, z as u64];
+            let ranges: Vec<std::ops::Range<u64>> = dims
+                .iter()
+                .map(|&k| match k {
+                    3 => 0..h as u64,
+                    4 => 0..w as u64,
+                    k => at[k]..at[k] + 1,
+                })
+                .collect();
+            let subset = ArraySubset::new_with_ranges(&ranges);
+            let stored: Vec<usize> = dims
+                .iter()
+                .map(|&k| match k {
+                    3 => h,
+                    4 => w,
+                    _ => 1,
+                })
+                .collect();
             // In row-major order, whatever the caller's layout (a transposed plane is fine),
             // so the reshape cannot fail.
             let data = current
                 .as_standard_layout()
                 .into_owned()
-                .into_shape_with_order((1, 1, 1, h, w))
+                .into_shape_with_order(ndarray::IxDyn(&stored))
                 .map_err(|e| {
-                    Error::Internal(format!("reshaping a ({h}, {w}) plane to 5 axes: {e}"))
+                    Error::Internal(format!("reshaping a ({h}, {w}) plane to {stored:?}: {e}"))
                 })?;
             array
                 .async_store_array_subset(&subset, data)
@@ -662,8 +891,88 @@ pub(crate) async fn create_labels_async(
     if spec.version == NgffVersion::V0_4 {
         label["version"] = json!("0.4");
     }
-    let register = Some((labels.clone(), name.to_string()));
-    ImageWriter::create_registered(labels.child(name), spec, Some(label), register).await
+    let register = Some(Register {
+        labels: labels.clone(),
+        name: name.to_string(),
+        root: None,
+    });
+    ImageWriter::create_registered(labels.child(name), spec, Some(label), register, None).await
+}
+
+/// How [`create_label`] treats a label image of that name already there.
+pub(crate) enum Existing {
+    /// Delete it if omeflow wrote it (refuse anything else).
+    Replace,
+    /// Go on with it: these planes (one bit each) are already committed.
+    Resume(Vec<u64>),
+}
+
+/// Create (or replace, or resume) the label image `labels/<name>` at the root of `store`, with
+/// `spec` as it is (the caller aligns it with its image), `image-label` pointing at `source`
+/// and colours for its values; `beside` makes the root a group when the labels commit.
+pub(crate) async fn create_label(
+    store: Store,
+    spec: ImageSpec,
+    name: &str,
+    source: &str,
+    beside: bool,
+    existing: Existing,
+) -> Result<ImageWriter> {
+    check_label_name(name)?;
+    let labels = store.child("labels");
+    let at = labels.child(name);
+    let resume = match existing {
+        Existing::Replace => {
+            replace_own(&at).await?;
+            None
+        }
+        Existing::Resume(bits) => Some(bits),
+    };
+    let spec = ImageSpec {
+        dtype: DType::I32,
+        downsample: Downsample::Nearest,
+        channels: Vec::new(),
+        name: Some(name.to_string()),
+        ..spec
+    };
+    let mut label = json!({"source": {"image": source}, "colors": label_colors()});
+    if spec.version == NgffVersion::V0_4 {
+        label["version"] = json!("0.4");
+    }
+    let register = Some(Register {
+        labels: labels.clone(),
+        name: name.to_string(),
+        root: beside.then(|| store.clone()),
+    });
+    ImageWriter::create_registered(at, spec, Some(label), register, resume).await
+}
+
+/// The most label values `image-label` lists colours for; viewers colour the others themselves.
+const COLORED_LABELS: u32 = 255;
+
+/// Colours for label values 1..=255, cycling a palette that stays distinct on a dark image.
+fn label_colors() -> Value {
+    const PALETTE: [[u8; 3]; 12] = [
+        [230, 25, 75],
+        [60, 180, 75],
+        [255, 225, 25],
+        [67, 99, 216],
+        [245, 130, 49],
+        [145, 30, 180],
+        [66, 212, 244],
+        [240, 50, 230],
+        [191, 239, 69],
+        [250, 190, 212],
+        [70, 153, 144],
+        [220, 190, 255],
+    ];
+    let colors: Vec<Value> = (1..=COLORED_LABELS)
+        .map(|v| {
+            let [r, g, b] = PALETTE[(v as usize - 1) % PALETTE.len()];
+            json!({"label-value": v, "rgba": [r, g, b, 255]})
+        })
+        .collect();
+    json!(colors)
 }
 
 /// Check a label image's name: a plain folder name.
@@ -779,21 +1088,42 @@ fn write_err(store: &Store, path: &str, e: impl std::error::Error) -> Error {
 /// Halve y and x (floor).
 pub fn downsample<T: Element>(a: &Array2<T>, how: Downsample) -> Array2<T> {
     let (h, w) = a.dim();
-    let (nh, nw) = ((h / 2).max(1), (w / 2).max(1));
-    Array2::from_shape_fn((nh, nw), |(i, j)| match how {
-        Downsample::Nearest => a[(2 * i, 2 * j)],
-        Downsample::Mean => {
-            let mut sum = 0.0;
-            let mut n = 0.0;
-            for di in 0..2 {
-                for dj in 0..2 {
-                    if let Some(v) = a.get((2 * i + di, 2 * j + dj)) {
-                        sum += v.to_f64();
+    downsample_to(a, ((h / 2).max(1), (w / 2).max(1)), how)
+}
+
+/// Shrink to `(nh, nw)` by the whole factor nearest to each axis's ratio (2 between levels of a
+/// pyramid, whether its shapes were rounded down or up): pixel (i, j) comes from the block at
+/// (f i, f j), clipped at the edge.
+pub fn downsample_to<T: Element>(
+    a: &Array2<T>,
+    (nh, nw): (usize, usize),
+    how: Downsample,
+) -> Array2<T> {
+    let (h, w) = a.dim();
+    let (nh, nw) = (nh.clamp(1, h.max(1)), nw.clamp(1, w.max(1)));
+    let factor = |from: usize, to: usize| {
+        if to == (from / 2).max(1) || to == from.div_ceil(2) {
+            2
+        } else {
+            ((from as f64 / to as f64).round() as usize).max(1)
+        }
+    };
+    let (fy, fx) = (factor(h, nh), factor(w, nw));
+    Array2::from_shape_fn((nh, nw), |(i, j)| {
+        let (y, x) = ((fy * i).min(h - 1), (fx * j).min(w - 1));
+        match how {
+            Downsample::Nearest => a[(y, x)],
+            Downsample::Mean => {
+                let mut sum = 0.0;
+                let mut n = 0.0;
+                for yy in y..(y + fy).min(h) {
+                    for xx in x..(x + fx).min(w) {
+                        sum += a[(yy, xx)].to_f64();
                         n += 1.0;
                     }
                 }
+                T::from_f64_rounded(sum / n)
             }
-            T::from_f64_rounded(sum / n)
         }
     })
 }

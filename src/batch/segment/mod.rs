@@ -21,8 +21,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::{self, Checkpoint};
 use super::runner::{Flow, Runner, Spread};
+use super::table::TableFormat;
 use super::{Progress, Report};
+use crate::ngff::labels::LabelTarget;
+use crate::ngff::writer::Existing;
 use crate::ngff::OmeZarr;
 use crate::runtime::{self, check_threads};
 use crate::segment::SegmentParams;
@@ -58,6 +62,10 @@ pub struct SegmentJob {
     /// Planes read ahead of the CPU work (memory is bounded by this many planes). By default
     /// `4 x threads + concurrency`, cut to 64 MiB of planes (at least `2 x threads + 1`).
     pub window: Option<usize>,
+    /// Start the outputs again rather than resume them: delete the label image and progress
+    /// record an earlier run of any job left there (only what omeflow wrote).
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 impl SegmentJob {
@@ -75,7 +83,26 @@ impl SegmentJob {
             table_out: None,
             threads: None,
             window: None,
+            overwrite: false,
         }
+    }
+
+    /// What a rerun must match to go on with this job's output: everything that changes the
+    /// results, nothing that only changes how fast they come (threads, window).
+    fn fingerprint(&self) -> serde_json::Value {
+        serde_json::json!({
+            "omeflow-record": 1,
+            "job": "segment",
+            "source": redact(&self.source),
+            "level": self.level,
+            "t": self.t, "c": self.c, "z": self.z,
+            "params": self.params,
+            "labels": self.labels_out.as_ref().map(|_| &self.labels_name),
+            "table": self.table_out.as_ref().map(|p| match TableFormat::from_path(p) {
+                TableFormat::Csv => "csv",
+                TableFormat::Json => "json",
+            }),
+        })
     }
 
     /// Check the job's values before anything is read or created.
@@ -138,9 +165,17 @@ pub struct SegmentOutcome {
     /// Where the table was written, and its row count.
     pub table_out: Option<PathBuf>,
     pub table_rows: u64,
+    /// Planes an earlier, interrupted run of the same job had done (read from the output's
+    /// progress record, not computed again).
+    #[serde(default)]
+    pub resumed_planes: u64,
 }
 
 /// Run a segmentation job; `progress` is called after each plane.
+///
+/// With an output (labels or a table), the run records its progress in it and a rerun of the
+/// same job goes on from there: planes recorded as done are skipped, a job with other
+/// parameters is refused (unless `overwrite`). [`crate::batch::interrupt`] stops it cleanly.
 pub fn run(
     job: &SegmentJob,
     options: &StoreOptions,
@@ -150,11 +185,55 @@ pub fn run(
     job.validate()?;
     let image = OmeZarr::open(&job.source, options)?;
     let px = image.level(job.level)?;
-    let planes = Planes::new(px.shape(), &job.t, &job.c, &job.z)?;
-    let total = planes.len();
+    let mut planes = Planes::new(px.shape(), &job.t, &job.c, &job.z)?;
     let source = redact(&job.source);
     let threads = runtime::threads(job.threads)?;
     let window = reader::window(job.window, &px, threads, options.concurrency);
+    let [lt, lc, lz, _, _] = px.shape();
+    let level_planes = (lt as u64) * (lc as u64) * (lz as u64);
+
+    // Outputs: the label image first (which proves the place is omeflow's), then the record in
+    // it, or beside the table.
+    let target = match &job.labels_out {
+        Some(loc) => Some(LabelTarget::new(&image, job.level, loc)?),
+        None => None,
+    };
+    let existing = if job.overwrite {
+        Existing::Replace
+    } else {
+        Existing::Resume(Vec::new())
+    };
+    let record_store = match (&target, &job.table_out) {
+        (Some(t), _) => Some(sink::record_in_labels(t, &job.labels_name)?),
+        (None, Some(table)) => Some(sink::record_beside(table)?),
+        (None, None) => None,
+    };
+    if let (Some(store), false) = (&record_store, job.overwrite) {
+        // Before the label image is touched: a refused rerun changes nothing.
+        Checkpoint::check(store, &job.fingerprint())?;
+    }
+    let labels = match &target {
+        Some(t) => Some(Labels::open(t, &job.labels_name, existing)?),
+        None => None,
+    };
+    let record = match record_store {
+        Some(store) => {
+            if job.overwrite {
+                checkpoint::delete(&store)?;
+            }
+            Some(Checkpoint::open(store, &job.fingerprint(), level_planes)?)
+        }
+        None => None,
+    };
+    let resumed = record.as_ref().map_or(0, Checkpoint::planes_done);
+    if let Some(r) = &record {
+        let bits = r.done_bits();
+        if let Some(l) = &labels {
+            l.mark_written(&bits)?;
+        }
+        planes.skip_done(bits);
+    }
+    let total = planes.todo_len();
     let mut runner = Runner::new(
         "segment",
         Some(threads),
@@ -163,23 +242,56 @@ pub fn run(
         total,
         progress,
     )?;
-
-    let labels = match &job.labels_out {
-        Some(loc) => Some(Labels::create(loc, &job.labels_name, px.shape(), &source)?),
-        None => None,
-    };
-    let mut sink = Sink::new(job.table_out.as_ref(), total)?;
+    let mut sink = Sink::new(job.table_out.as_ref(), record, [lt, lc, lz], &planes)?;
     let worker = Worker::new(job.params, labels.as_ref(), job.table_out.is_some());
-    runner.run(
+    let where_ = job
+        .labels_out
+        .as_deref()
+        .map(|l| {
+            format!(
+                "{}/labels/{}",
+                crate::output::tidy_location(&redact(l)),
+                job.labels_name
+            )
+        })
+        .or_else(|| {
+            job.table_out
+                .as_ref()
+                .map(|t| crate::output::tidy_path(t).display().to_string())
+        });
+    let all = planes.len() as u64;
+    let mut recorded = 0u64;
+    let ran = runner.run(
         px.runtime(),
         &format!("planes of {source}"),
         planes.read(&px, window),
         |_, key, plane| worker.plane(key, plane),
-        |key, out| match sink.record(key, out) {
-            Ok(()) => Flow::Go,
-            Err(e) => Flow::Stop(e),
+        |key, out| {
+            if let Err(e) = sink.record(key, out) {
+                return Flow::Stop(e);
+            }
+            recorded += 1;
+            if super::interrupted() {
+                let kept = sink.flush().map(|()| resumed + sink.recorded());
+                return Flow::Stop(match (kept, &where_) {
+                    (Ok(n), Some(at)) => Error::Interrupted(format!(
+                        "{n} of {all} planes are done and recorded in {at}; run the same command \
+                         again to go on from there"
+                    )),
+                    (Ok(_), None) => Error::Interrupted(format!(
+                        "stopped after {recorded} of {total} planes (no output to resume from)"
+                    )),
+                    (Err(e), _) => e,
+                });
+            }
+            Flow::Go
         },
-    )?;
+    );
+    if let Err(e) = ran {
+        // What finished is kept for the rerun, whatever stopped this one.
+        let _ = sink.flush();
+        return Err(e);
+    }
     let seconds = start.elapsed().as_secs_f64();
     drop(worker);
     let (planes, table_rows) = sink.finish(labels)?;
@@ -191,11 +303,12 @@ pub fn run(
             plane_count: planes.len(),
             failed: planes.iter().filter(|p| p.error.is_some()).count(),
             total_objects: planes.iter().map(|p| p.objects as u64).sum(),
-            planes_per_second: planes.len() as f64 / seconds.max(1e-9),
+            planes_per_second: (planes.len() as u64 - resumed) as f64 / seconds.max(1e-9),
             planes,
             labels_out: job.labels_out.as_deref().map(redact),
             table_out: job.table_out.clone(),
             table_rows,
+            resumed_planes: resumed,
         },
     })
 }

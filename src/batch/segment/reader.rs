@@ -32,6 +32,9 @@ pub(crate) struct Planes {
     t: Range<usize>,
     c: Range<usize>,
     z: Range<usize>,
+    /// (t, c, z) sizes of the level, and one bit per plane of it already done (skipped).
+    level: [usize; 3],
+    done: Option<std::sync::Arc<Vec<u64>>>,
 }
 
 fn clip(r: &Option<Range<usize>>, n: usize, axis: &str) -> Result<Range<usize>> {
@@ -57,7 +60,34 @@ impl Planes {
             t: clip(t, shape[0], "t")?,
             c: clip(c, shape[1], "c")?,
             z: clip(z, shape[2], "z")?,
+            level: [shape[0], shape[1], shape[2]],
+            done: None,
         })
+    }
+
+    /// Skip the planes whose bit is set in `done` (one bit per plane of the level, raster order).
+    pub(crate) fn skip_done(&mut self, done: Vec<u64>) {
+        self.done = Some(std::sync::Arc::new(done));
+    }
+
+    /// The planes still to do: all of them, less those skipped.
+    pub(crate) fn todo(&self) -> impl Iterator<Item = PlaneKey> + Send + 'static {
+        let done = self.done.clone();
+        let [_, nc, nz] = self.level;
+        self.keys().filter(move |k| {
+            done.as_ref().is_none_or(|bits| {
+                let i = ((k.t * nc) + k.c) * nz + k.z;
+                bits.get(i / 64).is_none_or(|w| w & (1 << (i % 64)) == 0)
+            })
+        })
+    }
+
+    /// How many planes are still to do.
+    pub(crate) fn todo_len(&self) -> usize {
+        match &self.done {
+            None => self.len(),
+            Some(_) => self.todo().count(),
+        }
     }
 
     /// How many planes (each range is within a level whose element count was checked).
@@ -75,14 +105,14 @@ impl Planes {
         })
     }
 
-    /// Every plane read from `px`, at most `window` at once, in completion order.
+    /// Every plane still to do read from `px`, at most `window` at once, in completion order.
     pub(crate) fn read(
         &self,
         px: &Pixels,
         window: usize,
     ) -> impl Stream<Item = (PlaneKey, Result<AnyArray<ndarray::Ix2>>)> + Send + 'static {
         let px = px.clone();
-        futures::stream::iter(self.keys())
+        futures::stream::iter(self.todo())
             .map(move |k| {
                 let px = px.clone();
                 async move { (k, px.plane_async(k.t, k.c, k.z).await) }

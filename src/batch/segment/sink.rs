@@ -1,15 +1,21 @@
 //! Where a segmentation job's results go: label images to OME-Zarr (written by the workers,
-//! plane by plane), measurements to a table and one summary per plane (recorded in completion
-//! order on the runner's thread). Outputs become visible only when every plane succeeded.
+//! plane by plane), measurements to the progress record and then a table, one summary per
+//! plane. Results are put back in raster order as they arrive (at most the read-ahead window
+//! waits), so the record's parts are runs of consecutive planes and the table comes out in
+//! (t, c, z) order whatever order the planes finished in. Outputs become visible only when every
+//! plane succeeded.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use super::reader::PlaneKey;
+use super::reader::{PlaneKey, Planes};
 use super::worker::PlaneResult;
 use super::PlaneSummary;
-use crate::batch::table::TableWriter;
-use crate::ngff::writer::{ImageSpec, ImageWriter};
-use crate::ngff::DType;
+use crate::batch::checkpoint::Checkpoint;
+use crate::batch::table::{rows_text, TableFormat, TableWriter};
+use crate::ngff::labels::LabelTarget;
+use crate::ngff::writer::{create_label, Existing, ImageWriter};
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// The label image of a run.
@@ -18,19 +24,25 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
-    /// `labels/<name>` of the image at `location`, shaped as the segmented level. A rerun
-    /// replaces the label image an earlier run wrote (complete or interrupted); anything
-    /// omeflow did not write there is refused.
-    pub(crate) fn create(
-        location: &str,
-        name: &str,
-        shape: [usize; 5],
-        source: &str,
-    ) -> Result<Self> {
-        let spec = ImageSpec::new(shape, DType::I32).with_chunks(1024, 1024);
-        Ok(Labels {
-            writer: ImageWriter::replace_label_image(location, spec, name, source)?,
-        })
+    /// `labels/<name>` at `target`: created, replaced (`--overwrite`), or resumed with the
+    /// planes `done` has.
+    pub(crate) fn open(target: &LabelTarget, name: &str, existing: Existing) -> Result<Self> {
+        crate::ngff::writer::check_label_name(name)?;
+        let store = target.open_store()?;
+        let spec = target.spec.clone();
+        let source = target.source.clone();
+        let beside = !target.inside;
+        let name = name.to_string();
+        let rt = store.runtime().clone();
+        let writer = rt.block_on(async move {
+            create_label(store, spec, &name, &source, beside, existing).await
+        })?;
+        Ok(Labels { writer })
+    }
+
+    /// Count the planes an earlier run recorded as written.
+    pub(crate) fn mark_written(&self, bits: &[u64]) -> Result<()> {
+        self.writer.mark_written(bits)
     }
 
     pub(crate) fn write(&self, key: &PlaneKey, labels: &ndarray::Array2<i32>) -> Result<()> {
@@ -38,28 +50,97 @@ impl Labels {
     }
 }
 
-/// Tables and summaries of a run.
+/// The store of a label image's progress record.
+pub(crate) fn record_in_labels(target: &LabelTarget, name: &str) -> Result<Store> {
+    Ok(target
+        .open_store()?
+        .child("labels")
+        .child(name)
+        .child(crate::ngff::RUN_DIR))
+}
+
+/// The store of a table's progress record (when no label image holds it): beside the table.
+pub(crate) fn record_beside(table: &Path) -> Result<Store> {
+    let mut name = table.file_name().unwrap_or_default().to_os_string();
+    name.push(".omeflow-run");
+    Store::create_local(&table.with_file_name(name))
+}
+
+/// Tables, progress record and summaries of a run.
 pub(crate) struct Sink {
-    table: Option<TableWriter>,
+    table: Option<(PathBuf, TableFormat)>,
+    record: Option<Checkpoint>,
+    /// (t, c, z) shape of the level, for plane indices.
+    level: [usize; 3],
+    /// The planes still to record, in order, and results that came before their turn.
+    expected: Box<dyn Iterator<Item = PlaneKey> + Send>,
+    next: Option<PlaneKey>,
+    waiting: BTreeMap<PlaneKey, Result<PlaneResult>>,
     pub(crate) planes: Vec<PlaneSummary>,
 }
 
 impl Sink {
-    pub(crate) fn new(table_out: Option<&PathBuf>, planes: usize) -> Result<Self> {
+    pub(crate) fn new(
+        table_out: Option<&PathBuf>,
+        record: Option<Checkpoint>,
+        level: [usize; 3],
+        planes: &Planes,
+    ) -> Result<Self> {
+        let table = table_out.map(|p| (p.clone(), TableFormat::from_path(p)));
+        if let Some((p, _)) = &table {
+            // Refused now, not after the work: a table that is a link or a folder.
+            crate::output::check_target(p)?;
+        }
+        let mut expected: Box<dyn Iterator<Item = PlaneKey> + Send> = Box::new(planes.todo());
+        let next = expected.next();
         Ok(Sink {
-            table: table_out.map(|p| TableWriter::create(p)).transpose()?,
-            planes: Vec::with_capacity(planes.min(1 << 20)),
+            table,
+            record,
+            level,
+            expected,
+            next,
+            waiting: BTreeMap::new(),
+            planes: Vec::with_capacity(planes.len().min(1 << 20)),
         })
     }
 
-    /// Record one plane's outcome. An output that fails stops the run (`Err`); a plane that
-    /// could not be read or segmented is kept as a failed plane and the others go on.
+    fn index(&self, k: PlaneKey) -> u64 {
+        let [_, c, z] = self.level;
+        ((k.t as u64 * c as u64) + k.c as u64) * z as u64 + k.z as u64
+    }
+
+    /// Take one plane's outcome (in any order) and record those whose turn has come. An output
+    /// that fails stops the run (`Err`); a plane that could not be read or segmented is kept as
+    /// a failed plane (not recorded as done) and the others go on.
     pub(crate) fn record(&mut self, key: PlaneKey, out: Result<PlaneResult>) -> Result<()> {
+        if let Err(e @ (Error::Write { .. } | Error::Io { .. })) = out {
+            return Err(e);
+        }
+        self.waiting.insert(key, out);
+        while let Some(next) = self.next {
+            let Some(out) = self.waiting.remove(&next) else {
+                break;
+            };
+            self.in_turn(next, out)?;
+            self.next = self.expected.next();
+        }
+        Ok(())
+    }
+
+    fn in_turn(&mut self, key: PlaneKey, out: Result<PlaneResult>) -> Result<()> {
         let PlaneKey { t, c, z } = key;
+        let index = self.index(key);
         let summary = match out {
             Ok(plane) => {
-                if let Some(table) = &mut self.table {
-                    table.add([t, c, z], &plane.props)?;
+                if let Some(record) = &mut self.record {
+                    let (text, rows) = match &self.table {
+                        Some((_, format)) => (
+                            rows_text(*format, [t, c, z], &plane.props),
+                            plane.props.len() as u64,
+                        ),
+                        None => (String::new(), 0),
+                    };
+                    record.add(index, plane.count as u64, text.as_bytes(), rows)?;
                 }
                 PlaneSummary {
                     t,
@@ -69,28 +150,75 @@ impl Sink {
                     error: None,
                 }
             }
-            Err(e @ (Error::Write { .. } | Error::Io { .. })) => return Err(e),
-            Err(e) => PlaneSummary {
-                t,
-                c,
-                z,
-                objects: 0,
-                error: Some(e.to_string()),
-            },
+            Err(e) => {
+                // A failed plane is not done: the part stops before it, and a rerun tries again.
+                if let Some(record) = &mut self.record {
+                    record.flush()?;
+                }
+                PlaneSummary {
+                    t,
+                    c,
+                    z,
+                    objects: 0,
+                    error: Some(e.to_string()),
+                }
+            }
         };
         self.planes.push(summary);
         Ok(())
     }
 
-    /// Commit the outputs when every plane succeeded; a run with failed planes leaves them
-    /// marked incomplete (labels) or as `<table>.incomplete`. Returns the table's rows.
+    /// Planes this run recorded as done.
+    pub(crate) fn recorded(&self) -> u64 {
+        self.record.as_ref().map_or(0, Checkpoint::recorded)
+    }
+
+    /// Commit what is pending in the record (an interrupted run keeps what it finished).
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        match &mut self.record {
+            Some(r) => r.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Commit the outputs when every plane succeeded (the record's rows, in plane order, become
+    /// the table; the label image is committed); a run with failed planes leaves them
+    /// incomplete, to be finished by a rerun. Returns every plane's summary, those of earlier
+    /// runs included, and the table's rows.
     pub(crate) fn finish(mut self, labels: Option<Labels>) -> Result<(Vec<PlaneSummary>, u64)> {
+        self.flush()?;
+        let [_, sc, sz] = self.level;
+        if let Some(record) = &self.record {
+            // Every plane done, this run's and earlier runs', is in the record; failures are not.
+            let failed: Vec<PlaneSummary> = self
+                .planes
+                .drain(..)
+                .filter(|p| p.error.is_some())
+                .collect();
+            self.planes = record
+                .done()
+                .map(|(i, objects)| {
+                    let (z, rest) = ((i % sz as u64) as usize, i / sz as u64);
+                    PlaneSummary {
+                        t: (rest / sc as u64) as usize,
+                        c: (rest % sc as u64) as usize,
+                        z,
+                        objects: objects as usize,
+                        error: None,
+                    }
+                })
+                .collect();
+            self.planes.extend(failed);
+        }
         self.planes.sort_by_key(|p| (p.t, p.c, p.z));
         let all_ok = self.planes.iter().all(|p| p.error.is_none());
-        let rows = match self.table.take() {
-            Some(t) if all_ok => t.finish()?,
-            Some(t) => t.rows(),
-            None => 0,
+        let rows = match (&self.table, &self.record) {
+            (Some((path, _)), Some(record)) if all_ok => {
+                let mut table = TableWriter::create(path)?;
+                record.for_each_rows(|text, n| table.add_text(text, n))?;
+                table.finish()?
+            }
+            _ => 0,
         };
         if let Some(labels) = labels {
             if all_ok {

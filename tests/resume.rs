@@ -1,0 +1,383 @@
+//! Whole-image runs that resume: `omeflow segment` killed (kill -9, Ctrl-C) and rerun ends with
+//! the labels and table an uninterrupted run writes, byte for byte, computing only what was not
+//! recorded; a rerun with other parameters is refused; `--overwrite` starts again; labels line
+//! up with their image's levels and read back in ome-zarr-py and zarr-python.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use ndarray::Array2;
+use omeflow::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
+use omeflow::ngff::DType;
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_omeflow")
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// An image of `planes` z planes (t 1, c 1) of 96 x 101 pixels with nuclei that move from plane
+/// to plane, three levels, in `version`.
+fn nuclei_image(at: &Path, planes: usize, version: NgffVersion) {
+    let spec = ImageSpec::new([1, 1, planes, 96, 101], DType::U16)
+        .with_version(version)
+        .with_levels(3)
+        .with_chunks(64, 64)
+        .with_scale(
+            [1.0, 1.0, 2.0, 0.25, 0.25],
+            Some("micrometer"),
+            Some("second"),
+        );
+    let w = ImageWriter::create(&s(at), spec).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let centres: Vec<(f64, f64, f64)> = (0..12)
+        .map(|_| {
+            (
+                (next() % 96) as f64,
+                (next() % 101) as f64,
+                3.0 + (next() % 5) as f64,
+            )
+        })
+        .collect();
+    for z in 0..planes {
+        let drift = z as f64 * 0.37;
+        let noise: Vec<u64> = (0..96 * 101).map(|_| next() % 40).collect();
+        let plane = Array2::from_shape_fn((96, 101), |(y, x)| {
+            let mut v = 100.0 + noise[y * 101 + x] as f64;
+            for &(cy, cx, r) in &centres {
+                let (dy, dx) = (
+                    y as f64 - (cy + drift) % 96.0,
+                    x as f64 - (cx + 0.5 * drift) % 101.0,
+                );
+                if dy * dy + dx * dx <= r * r {
+                    v += 1500.0;
+                }
+            }
+            v as u16
+        });
+        w.write_plane(0, 0, z, &plane).unwrap();
+    }
+}
+
+/// Every file below `root` (but the progress record), by path relative to it, with its bytes.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel.contains(".omeflow-run") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Planes the progress record of `labels` says are done.
+fn recorded(labels: &Path) -> u64 {
+    let parts = labels.join(".omeflow-run/parts");
+    let Ok(entries) = std::fs::read_dir(parts) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            v["objects"].as_array().unwrap().len() as u64
+        })
+        .sum()
+}
+
+fn segment(args: &[String]) -> Output {
+    Command::new(bin())
+        .arg("segment")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Start `segment args`, send `signal` after `after`, and wait for it.
+fn segment_signalled(args: &[String], after: Duration, signal: libc::c_int) -> Output {
+    let child = Command::new(bin())
+        .arg("segment")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child, not yet waited for.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    child.wait_with_output().unwrap()
+}
+
+fn args(image: &Path, out: &Path, table: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        s(image),
+        "--labels-out".into(),
+        s(out),
+        "--table-out".into(),
+        s(table),
+        "--threads".into(),
+        "2".into(),
+    ];
+    a.extend(extra.iter().map(|x| x.to_string()));
+    a
+}
+
+#[test]
+fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("img.zarr");
+    let planes = 800;
+    nuclei_image(&image, planes, NgffVersion::V0_4);
+
+    // The reference: one run, never interrupted.
+    let (ref_out, ref_table) = (dir.path().join("ref.zarr"), dir.path().join("ref.csv"));
+    let done = segment(&args(&image, &ref_out, &ref_table, &[]));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let started = std::time::Instant::now();
+    let again = segment(&args(&image, &ref_out, &ref_table, &["--overwrite"]));
+    assert!(again.status.success());
+    let one_run = started.elapsed();
+    eprintln!("an uninterrupted run takes {one_run:?}");
+
+    // Killed at several points of its run (kill -9: nothing is flushed), then Ctrl-C, then to the end.
+    let (out, table) = (dir.path().join("out.zarr"), dir.path().join("out.csv"));
+    let labels = out.join("labels/segmentation");
+    let a = args(&image, &out, &table, &[]);
+    let mut before = 0;
+    for frac in [0.1, 0.15, 0.2, 0.25] {
+        let o = segment_signalled(&a, one_run.mul_f64(frac), libc::SIGKILL);
+        assert!(!o.status.success(), "run ended before the kill at {frac}");
+        let now = recorded(&labels);
+        assert!(now >= before, "the record shrank: {before} -> {now}");
+        before = now;
+        assert!(!table.exists(), "a killed run left a table");
+    }
+    let o = segment_signalled(&a, one_run.mul_f64(0.1), libc::SIGINT);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() == Some(130) {
+        assert!(
+            stderr.contains("planes are done and recorded in"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("run the same command again"), "{stderr}");
+    } else {
+        assert!(o.status.success(), "Ctrl-C: {stderr}");
+    }
+    let at_last = recorded(&labels);
+    assert!(at_last >= before);
+
+    let last = segment(&[a.clone(), vec!["--json".into()]].concat());
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let report: Value = serde_json::from_slice(&last.stdout).unwrap();
+    assert_eq!(report["plane_count"], planes);
+    // Only what was not recorded was computed again.
+    assert_eq!(report["resumed_planes"].as_u64().unwrap(), at_last);
+    assert_eq!(recorded(&labels), planes as u64);
+
+    assert!(
+        std::fs::read(&table).unwrap() == std::fs::read(&ref_table).unwrap(),
+        "tables differ"
+    );
+    let (ours, theirs) = (tree(&out), tree(&ref_out));
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "label files differ"
+    );
+    for (k, v) in &ours {
+        assert!(v == &theirs[k], "{k} differs");
+        assert!(!k.contains('#'), "a staging file is left: {k}");
+    }
+}
+
+#[test]
+fn other_parameters_are_refused_and_overwrite_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("img.zarr");
+    nuclei_image(&image, 20, NgffVersion::V0_4);
+    let (out, table) = (dir.path().join("out.zarr"), dir.path().join("objects.csv"));
+    let first = segment(&args(&image, &out, &table, &[]));
+    assert!(first.status.success());
+    let before = (tree(&out), std::fs::read(&table).unwrap());
+
+    let other = segment(&args(&image, &out, &table, &["--sigma", "2"]));
+    assert_eq!(other.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("different job"), "{err}");
+    assert!(err.contains("sigma 2.0 now, 1.0 then"), "{err}");
+    assert!(err.contains("--overwrite"), "{err}");
+    assert!(
+        (tree(&out), std::fs::read(&table).unwrap()) == before,
+        "the refused run changed the output"
+    );
+
+    let fresh = segment(&args(
+        &image,
+        &out,
+        &table,
+        &["--sigma", "2", "--overwrite"],
+    ));
+    assert!(
+        fresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
+    assert!(
+        std::fs::read(&table).unwrap() != before.1,
+        "--overwrite kept the old table"
+    );
+    // A rerun of the finished job does nothing again and says so.
+    let rerun = segment(&args(&image, &out, &table, &["--sigma", "2"]));
+    let text = String::from_utf8_lossy(&rerun.stdout);
+    assert!(text.contains("resumed: 20 of 20 planes"), "{text}");
+}
+
+/// What ome-zarr-py and zarr-python read of a label image: shapes and scales of every level
+/// of the label image and of its image, and whether ome-zarr-py found the image from `source`.
+fn read_with_peers(labels: &Path) -> Value {
+    let script = r#"
+import json, sys
+import zarr
+from ome_zarr.io import parse_url
+from ome_zarr.reader import Reader, Label, Multiscales
+path = sys.argv[1]
+nodes = list(Reader(parse_url(path))())
+is_label = lambda n: any(isinstance(s, Label) for s in n.specs)
+labels = [n for n in nodes if is_label(n)]
+assert labels, [n.specs for n in nodes]
+label = labels[0]
+images = [n for n in nodes if not is_label(n) and any(isinstance(s, Multiscales) for s in n.specs)]
+attrs = dict(zarr.open_group(path, mode="r").attrs)
+attrs = attrs.get("ome", attrs)
+out = {"shapes": [list(d.shape) for d in label.data],
+       "scales": [d["coordinateTransformations"][0]["scale"] for d in attrs["multiscales"][0]["datasets"]],
+       "source_found": bool(images)}
+if images:
+    out["image_shapes"] = [list(d.shape) for d in images[0].data]
+g = zarr.open_group(path, mode="r")
+out["zarr_shapes"] = [list(g[str(i)].shape) for i in range(len(out["shapes"]))]
+print(json.dumps(out))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script, &s(labels)])
+        .output()
+        .expect("python3 with ome-zarr and zarr");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn image_scales(image: &Path) -> Vec<Value> {
+    let img = omeflow::ngff::open_image(&s(image)).unwrap();
+    let dims: Vec<Value> = img
+        .metadata()
+        .levels
+        .iter()
+        .map(|l| serde_json::json!(l.scale))
+        .collect();
+    dims
+}
+
+#[test]
+fn labels_line_up_with_the_image_in_ome_zarr_py_inside_and_beside() {
+    for version in [NgffVersion::V0_4, NgffVersion::V0_5] {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("img.zarr");
+        nuclei_image(&image, 6, version);
+        // Into the image, computed at level 1: the label levels are the image's levels 1 and 2.
+        let inside = segment(&[s(&image), "--level".into(), "1".into(), "--labels".into()]);
+        assert!(
+            inside.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inside.stderr)
+        );
+        let read = read_with_peers(&image.join("labels/segmentation"));
+        let scales = image_scales(&image);
+        assert_eq!(
+            read["scales"],
+            Value::Array(scales[1..].to_vec()),
+            "{version:?}"
+        );
+        assert_eq!(
+            read["shapes"],
+            serde_json::json!([[1, 1, 6, 48, 50], [1, 1, 6, 24, 25]])
+        );
+        assert_eq!(read["zarr_shapes"], read["shapes"]);
+        assert_eq!(read["source_found"], true, "{version:?}: {read}");
+        assert_eq!(read["image_shapes"][1], read["shapes"][0]);
+        let zarr_v3 = image.join("labels/segmentation/zarr.json").exists();
+        assert_eq!(zarr_v3, version == NgffVersion::V0_5);
+
+        // Beside the image: a hierarchy of its own whose source climbs back to the image.
+        let beside = dir.path().join("beside.zarr");
+        let o = segment(&[s(&image), "--labels-out".into(), s(&beside)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let read = read_with_peers(&beside.join("labels/segmentation"));
+        assert_eq!(read["source_found"], true, "{version:?}: {read}");
+        assert_eq!(read["scales"], Value::Array(scales.clone()));
+        let root = if version == NgffVersion::V0_5 {
+            "zarr.json"
+        } else {
+            ".zgroup"
+        };
+        assert!(
+            beside.join(root).exists(),
+            "no group at the root of {beside:?}"
+        );
+    }
+}
+
+#[test]
+fn a_server_image_is_read_only_and_gets_its_labels_beside() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    nuclei_image(&root.join("img.zarr"), 4, NgffVersion::V0_4);
+    let nginx = common::Nginx::serve(&root);
+    let url = format!("{}/img.zarr", nginx.url());
+    let refused = segment(&[url.clone(), "--labels-out".into(), url.clone()]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("read-only") && err.contains("beside"), "{err}");
+    let out = dir.path().join("labels.zarr");
+    let ok = segment(&[url.clone(), "--labels-out".into(), s(&out)]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let attrs: Value =
+        serde_json::from_slice(&std::fs::read(out.join("labels/segmentation/.zattrs")).unwrap())
+            .unwrap();
+    assert_eq!(attrs["image-label"]["source"]["image"], url);
+}

@@ -381,3 +381,95 @@ fn a_server_image_is_read_only_and_gets_its_labels_beside() {
             .unwrap();
     assert_eq!(attrs["image-label"]["source"]["image"], url);
 }
+
+#[test]
+fn a_killed_classification_resumes_to_the_bytes_of_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample's own project and one of the dataset images it was made for (in its catalogue).
+    // Four time points of it (level 1), each shifted a little, so a run can stop between them.
+    let project = omeflow::classify::sample_project().unwrap();
+    let one = omeflow::ngff::open_image(&s(&project.parent().unwrap().join("embryos/1002.zarr")))
+        .unwrap()
+        .level(1)
+        .unwrap();
+    let [_, nc, nz, ny, nx] = one.shape();
+    let image = dir.path().join("timelapse.zarr");
+    let w =
+        ImageWriter::create(&s(&image), ImageSpec::new([4, nc, nz, ny, nx], DType::U16)).unwrap();
+    for t in 0..4 {
+        for c in 0..nc {
+            for z in 0..nz {
+                let p: Array2<u16> = one.plane_as(0, c, z).unwrap();
+                let shifted = Array2::from_shape_fn((ny, nx), |(y, x)| p[(y, (x + t) % nx)]);
+                w.write_plane(t, c, z, &shifted).unwrap();
+            }
+        }
+    }
+    let classify = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "classify".to_string(),
+            s(&image),
+            "--project".into(),
+            s(&project),
+            "--out".into(),
+            s(out),
+            "--threads".into(),
+            "2".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let run = |a: &[String]| Command::new(bin()).args(a).output().unwrap();
+    let reference = dir.path().join("ref.zarr");
+    let started = std::time::Instant::now();
+    let o = run(&classify(&reference, &[]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let one_run = started.elapsed();
+
+    let out = dir.path().join("out.zarr");
+    for (frac, signal) in [(0.35, libc::SIGKILL), (0.3, libc::SIGINT)] {
+        let child = Command::new(bin())
+            .args(classify(&out, &[]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(one_run.mul_f64(frac));
+        // SAFETY: signalling our own child, not yet waited for.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let o = child.wait_with_output().unwrap();
+        if signal == libc::SIGINT && o.status.code() == Some(130) {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("time points are done and recorded"), "{err}");
+        }
+    }
+    let last = run(&classify(&out, &["--json"]));
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let report: Value = serde_json::from_slice(&last.stdout).unwrap();
+    let reference_report: Value =
+        serde_json::from_slice(&run(&classify(&reference, &["--json"])).stdout).unwrap();
+    assert_eq!(
+        reference_report["resumed_time_points"], 4,
+        "a finished job is not done again"
+    );
+    eprintln!(
+        "the last run resumed {} time points",
+        report["resumed_time_points"]
+    );
+    assert_eq!(
+        report["mean_probability"],
+        reference_report["mean_probability"]
+    );
+    let (ours, theirs) = (tree(&out), tree(&reference));
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &ours {
+        assert!(v == &theirs[k], "{k} differs");
+    }
+}

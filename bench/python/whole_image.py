@@ -106,7 +106,16 @@ def main():
                            check=True)
         out, table = d / f"labels-{n}.zarr", d / f"objects-{n}.csv"
         base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
-                "--threads", str(args.threads), "--json", "--overwrite"]
+                "--threads", str(args.threads), "--json"]
+
+        def fresh():
+            # Removed here rather than by --overwrite, whose deletion would be timed too.
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(str(table) + ".omeflow-run", ignore_errors=True)
+            if table.exists():
+                table.unlink()
+
+        fresh()
         rc, so, se, secs, samples = run_sampled(base)
         if rc != 0:
             sys.exit(f"segment failed: {se}")
@@ -115,9 +124,9 @@ def main():
         # RSS at 25 / 50 / 75 / 100 % of the run: flat or growing.
         marks = [samples[min(len(samples) - 1, int(len(samples) * f))][1] for f in (0.25, 0.5, 0.75, 0.99)] if samples else []
         # Killed half way, then resumed.
+        fresh()
         rc2, *_ = run_sampled(base, kill_after=secs / 2)
-        resume = [a for a in base if a != "--overwrite"]
-        rc3, so3, se3, secs3, _ = run_sampled(resume)
+        rc3, so3, se3, secs3, _ = run_sampled(base)
         if rc3 != 0:
             sys.exit(f"resume failed: {se3}")
         resumed = json.loads(so3)["resumed_planes"]

@@ -30,8 +30,9 @@ const MAX_PARTS: usize = 1 << 20;
 struct Part {
     /// Index of its first plane (raster order of the level's (t, c, z)).
     first: u64,
-    /// Objects of each plane, from `first` on.
-    objects: Vec<u64>,
+    /// What each item (plane, time point) left for the report, from `first` on: a plane's
+    /// object count, a time point's sums of probabilities.
+    items: Vec<Value>,
     /// Table rows, and the size of the rows file.
     rows: u64,
     bytes: u64,
@@ -40,7 +41,7 @@ struct Part {
 /// Planes done but not yet recorded.
 struct Pending {
     first: u64,
-    objects: Vec<u64>,
+    items: Vec<Value>,
     rows: Vec<u8>,
     row_count: u64,
     since: Instant,
@@ -163,8 +164,8 @@ impl Checkpoint {
             };
             let part: Part =
                 serde_json::from_slice(&bytes).map_err(|e| self.corrupt(format!("{key}: {e}")))?;
-            let end = part.first.checked_add(part.objects.len() as u64);
-            if part.objects.is_empty() || end.is_none_or(|e| e > self.planes) {
+            let end = part.first.checked_add(part.items.len() as u64);
+            if part.items.is_empty() || end.is_none_or(|e| e > self.planes) {
                 return Err(self.corrupt(format!("{key} names planes outside the image")));
             }
             if key != part_key(part.first, "json") {
@@ -178,7 +179,7 @@ impl Checkpoint {
         }
         parts.sort_by_key(|p| p.first);
         for w in parts.windows(2) {
-            if w[0].first + w[0].objects.len() as u64 > w[1].first {
+            if w[0].first + w[0].items.len() as u64 > w[1].first {
                 return Err(self.corrupt(format!(
                     "parts at planes {} and {} overlap",
                     w[0].first, w[1].first
@@ -201,30 +202,26 @@ impl Checkpoint {
     pub(crate) fn done_bits(&self) -> Vec<u64> {
         let mut bits = vec![0u64; self.planes.div_ceil(64) as usize];
         for p in &self.parts {
-            for i in p.first..p.first + p.objects.len() as u64 {
+            for i in p.first..p.first + p.items.len() as u64 {
                 bits[(i / 64) as usize] |= 1 << (i % 64);
             }
         }
         bits
     }
 
-    /// Planes already done, with their object counts, in order.
-    pub(crate) fn done(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    /// Items already done, with what each left for the report, in order.
+    pub(crate) fn done(&self) -> impl Iterator<Item = (u64, &Value)> + '_ {
         self.parts.iter().flat_map(|p| {
-            p.objects
+            p.items
                 .iter()
                 .enumerate()
-                .map(move |(i, &n)| (p.first + i as u64, n))
+                .map(move |(i, v)| (p.first + i as u64, v))
         })
     }
 
     /// Planes recorded before this run.
     pub(crate) fn planes_done(&self) -> u64 {
-        self.parts
-            .iter()
-            .map(|p| p.objects.len() as u64)
-            .sum::<u64>()
-            - self.recorded
+        self.parts.iter().map(|p| p.items.len() as u64).sum::<u64>() - self.recorded
     }
 
     /// Planes this run recorded.
@@ -232,36 +229,36 @@ impl Checkpoint {
         self.recorded
     }
 
-    /// Record plane `index` (its labels stored), with its objects and table rows; planes come
-    /// in raster order. Commits a part when it is old or big enough, or when `index` does not
+    /// Record item `index` (its outputs stored), with what it leaves for the report and its
+    /// table rows; items come in order. Commits a part when it is old or big enough, or when `index` does not
     /// follow the pending ones.
     pub(crate) fn add(
         &mut self,
         index: u64,
-        objects: u64,
+        item: Value,
         rows: &[u8],
         row_count: u64,
     ) -> Result<()> {
         let follows = self
             .pending
             .as_ref()
-            .is_some_and(|p| p.first + p.objects.len() as u64 == index);
+            .is_some_and(|p| p.first + p.items.len() as u64 == index);
         if !follows {
             self.flush()?;
             self.pending = Some(Pending {
                 first: index,
-                objects: Vec::new(),
+                items: Vec::new(),
                 rows: Vec::new(),
                 row_count: 0,
                 since: Instant::now(),
             });
         }
         if let Some(p) = &mut self.pending {
-            p.objects.push(objects);
+            p.items.push(item);
             p.rows.extend_from_slice(rows);
             p.row_count += row_count;
             if p.since.elapsed() >= PART_TIME
-                || p.objects.len() >= PART_PLANES
+                || p.items.len() >= PART_PLANES
                 || p.rows.len() >= PART_BYTES
             {
                 self.flush()?;
@@ -277,7 +274,7 @@ impl Checkpoint {
         };
         let part = Part {
             first: p.first,
-            objects: p.objects,
+            items: p.items,
             rows: p.row_count,
             bytes: p.rows.len() as u64,
         };
@@ -290,7 +287,7 @@ impl Checkpoint {
             store.put(&part_key(first, "rows"), rows).await?;
             store.put(&part_key(first, "json"), doc).await
         })?;
-        self.recorded += part.objects.len() as u64;
+        self.recorded += part.items.len() as u64;
         self.parts.push(part);
         self.parts.sort_by_key(|p| p.first);
         Ok(())

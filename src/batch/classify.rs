@@ -9,6 +9,7 @@ use futures::StreamExt;
 use ndarray::s;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::Checkpoint;
 use super::runner::{Flow, Runner, Spread};
 use super::{Progress, Report};
 use crate::classify::{
@@ -37,6 +38,9 @@ pub struct ClassifyJob {
     pub png_z: usize,
     /// Worker threads (default: all cores; 1 on an omeflow worker).
     pub threads: Option<usize>,
+    /// Start the output again rather than resume it (deletes only what omeflow wrote).
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 impl ClassifyJob {
@@ -50,7 +54,30 @@ impl ClassifyJob {
             png_dir: None,
             png_z: 0,
             threads: None,
+            overwrite: false,
         }
+    }
+
+    /// What a rerun must match to go on with this job's output (the project by path, size and
+    /// modification time: a project trained again is another job).
+    fn fingerprint(&self) -> serde_json::Value {
+        let meta = std::fs::metadata(&self.project).ok();
+        let modified = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string());
+        serde_json::json!({
+            "omeflow-record": 1,
+            "job": "classify",
+            "source": redact(&self.source),
+            "level": self.level,
+            "project": crate::output::tidy_path(&self.project).display().to_string(),
+            "project_bytes": meta.map(|m| m.len()),
+            "project_modified": modified,
+            "png": self.png_dir.as_ref().map(|d| crate::output::tidy_path(d).display().to_string()),
+            "png_z": self.png_z,
+        })
     }
 }
 
@@ -78,6 +105,10 @@ pub struct ClassifyOutcome {
     pub out: Option<String>,
     /// PNGs written.
     pub pngs: Vec<String>,
+    /// Time points an earlier, interrupted run of the same job had done (from the output's
+    /// progress record).
+    #[serde(default)]
+    pub resumed_time_points: usize,
 }
 
 /// Runs `job`: per time point, read (c, z, y, x), compute features and probabilities, write;
@@ -128,7 +159,6 @@ pub fn run(
     }
     let ncls = classifier.n_classes();
     checked_len(&[nt, ncls, nz, ny, nx], "the probabilities")?;
-    let mut runner = Runner::new("classify", job.threads, 1, Spread::Inside, nt, progress)?;
     let classes: Vec<String> = (0..ncls)
         .map(|k| {
             project
@@ -137,6 +167,13 @@ pub fn run(
                 .map_or_else(|| format!("Label {}", k + 1), |l| l.name.clone())
         })
         .collect();
+    if let (Some(out), false) = (&job.out, job.overwrite) {
+        // Before the output is touched (or a folder made): a refused rerun changes nothing.
+        let local_and_new = !out.contains("://") && !std::path::Path::new(out).exists();
+        if !local_and_new {
+            Checkpoint::check(&open_record(out)?, &job.fingerprint())?;
+        }
+    }
     let writer = match &job.out {
         Some(out) => {
             let sc = pixels.scale();
@@ -163,18 +200,61 @@ pub fn run(
                     crate::store::redact(&job.source)
                 ))
                 .with_channels(channels);
-            Some(ImageWriter::replace(out, spec)?)
+            Some(if job.overwrite {
+                ImageWriter::replace(out, spec)?
+            } else {
+                ImageWriter::resume(out, spec)?
+            })
         }
         None => None,
     };
+    // The progress record, in the output image: the time points done, with their sums and PNGs.
+    let record = match (&job.out, &writer) {
+        (Some(out), Some(w)) => {
+            let store = open_record(out)?;
+            if job.overwrite {
+                super::checkpoint::delete(&store)?;
+            }
+            let cp = Checkpoint::open(store, &job.fingerprint(), nt as u64)?;
+            let done = cp.done_bits();
+            let mut planes = vec![0u64; (nt * ncls * nz).div_ceil(64)];
+            for t in (0..nt).filter(|&t| done[t / 64] & (1 << (t % 64)) != 0) {
+                for i in (t * ncls * nz)..((t + 1) * ncls * nz) {
+                    planes[i / 64] |= 1 << (i % 64);
+                }
+            }
+            w.mark_written(&planes)?;
+            Some(cp)
+        }
+        _ => None,
+    };
+    let todo: Vec<usize> = match &record {
+        Some(cp) => {
+            let done = cp.done_bits();
+            (0..nt)
+                .filter(|&t| done[t / 64] & (1 << (t % 64)) == 0)
+                .collect()
+        }
+        None => (0..nt).collect(),
+    };
+    let resumed = nt - todo.len();
+    let mut record = record;
     if let Some(dir) = &job.png_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     }
+    let mut runner = Runner::new(
+        "classify",
+        job.threads,
+        1,
+        Spread::Inside,
+        todo.len(),
+        progress,
+    )?;
     let start = Instant::now();
     let mut sums = vec![0f64; ncls];
     let mut pngs = Vec::new();
     let read_px = pixels.clone();
-    let reads = futures::stream::iter(0..nt)
+    let reads = futures::stream::iter(todo)
         .map(move |t| {
             let px = read_px.clone();
             async move { (TimePoint(t), timepoint_f32(&px, t).await) }
@@ -213,16 +293,48 @@ pub fn run(
             }
             Ok((sums, pngs))
         },
-        |_, out| match out {
+        |TimePoint(t), out| match out {
             Ok((s, p)) => {
-                sums.iter_mut().zip(s).for_each(|(sum, s)| *sum += s);
-                pngs.extend(p);
+                if let Some(cp) = &mut record {
+                    let item = serde_json::json!({"sums": s, "pngs": p});
+                    if let Err(e) = cp.add(t as u64, item, &[], 0) {
+                        return Flow::Stop(e);
+                    }
+                    if super::interrupted() {
+                        return Flow::Stop(match cp.flush() {
+                            Ok(()) => Error::Interrupted(format!(
+                                "{} of {nt} time points are done and recorded in {}; run the \
+                                 same command again to go on from there",
+                                resumed as u64 + cp.recorded(),
+                                crate::output::tidy_location(&redact(
+                                    job.out.as_deref().unwrap_or("")
+                                ))
+                            )),
+                            Err(e) => e,
+                        });
+                    }
+                } else {
+                    sums.iter_mut().zip(s).for_each(|(sum, s)| *sum += s);
+                    pngs.extend(p);
+                }
                 Flow::Go
             }
             // Time points are few and large: the first that fails ends the run.
             Err(e) => Flow::Stop(e),
         },
     )?;
+    if let Some(cp) = &mut record {
+        cp.flush()?;
+        for (_, item) in cp.done() {
+            let s = item["sums"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            sums.iter_mut()
+                .zip(s)
+                .for_each(|(sum, s)| *sum += s.as_f64().unwrap_or(0.0));
+            if let Some(p) = item["pngs"].as_array() {
+                pngs.extend(p.iter().filter_map(|v| v.as_str().map(str::to_string)));
+            }
+        }
+    }
     if let Some(w) = &writer {
         w.finish()?;
     }
@@ -243,11 +355,22 @@ pub fn run(
             mean_probability: sums.iter().map(|s| s / voxels.max(1.0)).collect(),
             out: job.out.as_deref().map(crate::store::redact),
             pngs,
+            resumed_time_points: resumed,
         },
     })
 }
 
 /// A time point, as the runner names it in errors.
+/// The progress record inside the probabilities image at `out`.
+fn open_record(out: &str) -> Result<crate::store::Store> {
+    let store = if out.contains("://") {
+        crate::store::Store::open(out, &StoreOptions::default())?
+    } else {
+        crate::store::Store::create_local(std::path::Path::new(out))?
+    };
+    Ok(store.child(crate::ngff::RUN_DIR))
+}
+
 struct TimePoint(usize);
 
 impl std::fmt::Display for TimePoint {

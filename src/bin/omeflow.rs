@@ -130,6 +130,12 @@ fn print_segment(
 
 fn print_classify(report: &Report<Outcome>, o: &ClassifyOutcome) {
     let [t, z, y, x] = o.shape;
+    if o.resumed_time_points > 0 {
+        println!(
+            "resumed: {} of {t} time points were done by an earlier run (from the output's progress record)",
+            o.resumed_time_points
+        );
+    }
     println!(
         "classified {} (level {}, t {t} x z {z} x y {y} x x {x}, {} channels) with {}: \
          {} features, {} trees, {:.2} s ({:.0} voxels/s)",
@@ -338,6 +344,9 @@ enum Command {
         /// The plane of the PNGs.
         #[arg(long, default_value_t = 0)]
         png_z: usize,
+        /// Start the output again instead of resuming it (deletes only what omeflow wrote).
+        #[arg(long)]
+        overwrite: bool,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]
@@ -500,10 +509,12 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             out,
             png,
             png_z,
+            overwrite,
             run,
             remote,
         } => {
             let job = ClassifyJob {
+                overwrite,
                 out,
                 png_dir: png,
                 png_z,

@@ -503,6 +503,17 @@ impl ImageWriter {
         })
     }
 
+    /// Go on with an image omeflow started at `location` with the same `spec` (its planes
+    /// written so far are counted by [`ImageWriter::mark_written`] from the caller's progress
+    /// record); create it when nothing is there. Anything omeflow did not write is refused.
+    pub(crate) fn resume(location: &str, spec: ImageSpec) -> Result<Self> {
+        let store = open_for_writing(location, &spec, None)?;
+        let rt = store.runtime().clone();
+        rt.block_on(async move {
+            Self::create_registered(store, spec, None, None, Some(Vec::new())).await
+        })
+    }
+
     /// Create the image at the root of `store`.
     pub fn create_in(store: Store, spec: ImageSpec) -> Result<Self> {
         let rt = store.runtime().clone();

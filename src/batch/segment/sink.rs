@@ -17,6 +17,7 @@ use crate::ngff::labels::LabelTarget;
 use crate::ngff::writer::{create_label, Existing, ImageWriter};
 use crate::store::Store;
 use crate::{Error, Result};
+use serde_json::Value;
 
 /// The label image of a run.
 pub(crate) struct Labels {
@@ -140,7 +141,7 @@ impl Sink {
                         ),
                         None => (String::new(), 0),
                     };
-                    record.add(index, plane.count as u64, text.as_bytes(), rows)?;
+                    record.add(index, Value::from(plane.count), text.as_bytes(), rows)?;
                 }
                 PlaneSummary {
                     t,
@@ -198,6 +199,7 @@ impl Sink {
             self.planes = record
                 .done()
                 .map(|(i, objects)| {
+                    let objects = objects.as_u64().unwrap_or(0);
                     let (z, rest) = ((i % sz as u64) as usize, i / sz as u64);
                     PlaneSummary {
                         t: (rest / sc as u64) as usize,

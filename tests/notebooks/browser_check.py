@@ -224,6 +224,36 @@ def screenshot(page, path):
     page.set_viewport_size(size)
 
 
+def kernel_stacks(lab, out, name):
+    """The threads of the kernels this script's JupyterLab runs, and their sockets, in OUT.
+
+    The page that stayed "Unknown" in CI had a kernel that answered on control (its shutdown took
+    0.3 s) but never again on shell or iopub: every nudge of jupyter_server after the reload went
+    unanswered for 60 s (lab.log). What the kernel's threads were waiting on is the next clue.
+    Needs gdb; nothing is written without it or with --url."""
+    if lab.proc is None or not shutil.which("gdb"):
+        return None
+    kids = subprocess.run(["pgrep", "-P", str(lab.proc.pid)], capture_output=True, text=True).stdout.split()
+    path = out / f"{name}-kernel-stacks.txt"
+    try:
+        write_kernel_stacks(kids, path)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"not written: {type(e).__name__}: {e}"
+    return str(path)
+
+
+def write_kernel_stacks(kids, path):
+    with open(path, "w") as f:
+        for pid in kids:
+            f.write(f"== kernel process {pid}\n")
+            f.flush()
+            subprocess.run(["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"], stdout=f,
+                           stderr=subprocess.STDOUT, timeout=120)
+        f.write("== ss -tnpi\n")
+        f.flush()
+        subprocess.run(["ss", "-tnpi"], stdout=f, stderr=subprocess.STDOUT)
+
+
 def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
     """Opens, runs and judges one notebook (path under the server's root). Returns its record."""
     name = Path(path).stem
@@ -245,9 +275,13 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
             record["kernel_dialog"] = wait_kernel(page, min(60, start_timeout))
         except TimeoutError as first:
             # Seen in CI: a page whose kernel status stays "Unknown" although the server started
-            # and connected the kernel; a reload reconnects. Only once, and said in the output.
+            # and connected the kernel. A reload reconnects the page, but did not help the one
+            # time the kernel itself had stopped answering on shell (lab.log: "Nudge: attempt
+            # 120" after the reload); the kernel's threads are kept for that case. Only once,
+            # and said in the output.
             print(f"  {name}: {first}; reloading the page once", flush=True)
             record["kernel_reload"] = str(first)
+            record["kernel_stacks"] = kernel_stacks(lab, out, name)
             page.reload()
             page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell.jp-Notebook-cell",
                                    timeout=start_timeout * 1000)

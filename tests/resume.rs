@@ -104,7 +104,7 @@ fn recorded(labels: &Path) -> u64 {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
             let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            v["objects"].as_array().unwrap().len() as u64
+            v["items"].as_array().unwrap().len() as u64
         })
         .sum()
 }
@@ -172,9 +172,13 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
     let labels = out.join("labels/segmentation");
     let a = args(&image, &out, &table, &[]);
     let mut before = 0;
-    for frac in [0.1, 0.15, 0.2, 0.25] {
+    for (i, frac) in [0.1, 0.15, 0.2, 0.25].into_iter().enumerate() {
         let o = segment_signalled(&a, one_run.mul_f64(frac), libc::SIGKILL);
-        assert!(!o.status.success(), "run ended before the kill at {frac}");
+        if o.status.success() {
+            // A fast machine finished before this kill: what follows still holds.
+            assert!(i > 0, "the first run ended before its kill at {frac}");
+            break;
+        }
         let now = recorded(&labels);
         assert!(now >= before, "the record shrank: {before} -> {now}");
         before = now;

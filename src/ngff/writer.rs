@@ -1175,6 +1175,21 @@ mod tests {
         assert_eq!(s.level_shape(2), [1, 2, 3, 33, 32]);
     }
 
+    /// A plane of only the fill value leaves no chunk file (labels of empty planes cost nothing).
+    #[test]
+    fn empty_chunks_are_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("e.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 2, 8, 8], DType::I32);
+        let w = ImageWriter::create(&loc, spec).unwrap();
+        w.write_plane(0, 0, 0, &Array2::<i32>::zeros((8, 8)))
+            .unwrap();
+        w.write_plane(0, 0, 1, &Array2::<i32>::ones((8, 8)))
+            .unwrap();
+        assert!(!dir.path().join("e.zarr/0/0/0/0/0/0").exists());
+        assert!(dir.path().join("e.zarr/0/0/0/1/0/0").exists());
+    }
+
     /// A plane in column-major order (a transposed array) is written like any other.
     #[test]
     fn a_column_major_plane_is_written_as_it_reads() {

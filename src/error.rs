@@ -66,6 +66,11 @@ pub enum Error {
         budget_bytes: u64,
     },
 
+    /// Keeping every result of a `compute` would not fit in memory: found from the first
+    /// result's size, before the other tasks ran. The message says how to stream them instead.
+    #[error("{0}")]
+    ResultsTooLarge(String),
+
     /// An index or region outside the image.
     #[error("out of bounds: {0}")]
     OutOfBounds(String),

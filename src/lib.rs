@@ -29,5 +29,6 @@ pub mod runtime;
 pub mod sample;
 pub mod segment;
 pub mod store;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -20,6 +20,8 @@ pub use crate::compute::{
     compute, compute_all, compute_each, delayed, Client, Compute, ComputeError, Delayed, Future,
     TaskFailure,
 };
+// Whole images: each plane's labels streamed to an OME-Zarr label image, counts kept.
+pub use crate::batch::segment::{LabelSink, Segmentations};
 // Looking at results.
 pub use crate::display::{save_objects_plot, Colormap, Gallery, Picture, Show};
 pub use crate::{Error, Result};

@@ -142,6 +142,37 @@ pub fn on_worker() -> bool {
         .is_some_and(|n| n.starts_with(WORKER_PREFIX) && !n.starts_with("omeflow-io"))
 }
 
+/// Bytes of memory this process can still take: the smaller of the system's available memory
+/// (`MemAvailable`) and what is left under its cgroup's limit (a Binder pod, a Slurm job, a
+/// container). `None` where neither can be read.
+pub fn memory_available() -> Option<u64> {
+    let system = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|kb| kb.checked_mul(1024))
+    });
+    let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    // cgroup v2, then v1 (whose "no limit" is a huge number, which min() ignores).
+    let cgroup = match (
+        read("/sys/fs/cgroup/memory.max"),
+        read("/sys/fs/cgroup/memory.current"),
+    ) {
+        (Some(max), Some(current)) => Some(max.saturating_sub(current)),
+        _ => match (
+            read("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+            read("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        ) {
+            (Some(max), Some(used)) => Some(max.saturating_sub(used)),
+            _ => None,
+        },
+    };
+    match (system, cgroup) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Checks a thread count given by a caller: `None` (the default) or 1 to [`MAX_THREADS`].
 pub fn check_threads(requested: Option<usize>) -> Result<()> {
     match requested {

@@ -257,3 +257,78 @@ fn a_failed_task_keeps_its_error_kind() {
     assert!(matches!(*err.failures[0].error, Error::OutOfBounds(_)));
     assert!(matches!(&*err.failures[1].error, Error::Task(m) if m == "not ours"));
 }
+
+/// Results that would not fit stop the run after the first one, before the other tasks start,
+/// with an error naming the ways out; `keep_all` keeps them anyway.
+#[test]
+fn results_too_large_to_keep_stop_before_the_work() {
+    use omeflow::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let tasks = || -> Vec<Delayed<Segmentation>> {
+        (0..200)
+            .map(|z| {
+                let ran = ran.clone();
+                delayed(plane_name(0, 0, z), move || {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Error>(Segmentation::new(Array2::zeros((100, 100)), "").at(0, 0, z))
+                })
+            })
+            .collect()
+    };
+    // 200 x 40 kB = 8 MB of labels against 4 MB: refused.
+    let err = Compute::new()
+        .quiet()
+        .threads(2)
+        .memory_limit(4 << 20)
+        .run(tasks())
+        .unwrap_err();
+    let why = err.stopped.as_deref().expect("a stop reason");
+    assert!(matches!(why, Error::ResultsTooLarge(_)), "{why}");
+    let text = err.to_string();
+    for hint in ["LabelSink", "compute_each", "keep_all", "200 results"] {
+        assert!(text.contains(hint), "{hint} not in: {text}");
+    }
+    assert!(err.failures.is_empty());
+    // The first result and at most the tasks already running on two threads.
+    assert!(
+        ran.load(Ordering::SeqCst) <= 4,
+        "{} tasks ran",
+        ran.load(Ordering::SeqCst)
+    );
+    // run_all says so for every task it did not run.
+    let all = Compute::new()
+        .quiet()
+        .memory_limit(4 << 20)
+        .run_all(tasks());
+    assert!(all.iter().filter(|r| r.is_err()).count() >= 190);
+    // Enough memory, or keep_all: every result.
+    assert_eq!(
+        Compute::new()
+            .quiet()
+            .memory_limit(1 << 30)
+            .run(tasks())
+            .unwrap()
+            .len(),
+        200
+    );
+    assert_eq!(
+        Compute::new()
+            .quiet()
+            .memory_limit(4 << 20)
+            .keep_all()
+            .run(tasks())
+            .unwrap()
+            .len(),
+        200
+    );
+    // Results of unknown size (numbers) are not checked.
+    let n: Vec<_> = (0..100)
+        .map(|i| delayed("", move || Ok::<_, String>(i)))
+        .collect();
+    assert_eq!(
+        Compute::new().quiet().memory_limit(1).run(n).unwrap().len(),
+        100
+    );
+}

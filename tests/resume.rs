@@ -477,3 +477,81 @@ fn a_killed_classification_resumes_to_the_bytes_of_an_uninterrupted_one() {
         assert!(v == &theirs[k], "{k} differs");
     }
 }
+
+/// The notebook's way to the same output: `compute` over per-plane closures into a
+/// [`omeflow::batch::segment::LabelSink`]. Tasks that fail are not recorded and a rerun does
+/// only them; the finished labels and table equal the CLI's byte for byte, ome-zarr-py reads
+/// them back aligned with the image, and a rerun of other tasks is refused.
+#[test]
+fn a_notebook_compute_into_labels_resumes_to_the_cli_bytes() {
+    use omeflow::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("img.zarr");
+    let planes = 40;
+    nuclei_image(&image, planes, NgffVersion::V0_4);
+    let (cli_out, cli_table) = (dir.path().join("cli.zarr"), dir.path().join("cli.csv"));
+    let o = self::segment(&args(&image, &cli_out, &cli_table, &[]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let data = open_image(&s(&image)).unwrap().level(0).unwrap();
+    let tasks = |fail: bool| -> Vec<Delayed<Segmentation>> {
+        (0..planes)
+            .map(|z| {
+                let d = data.clone();
+                delayed(plane_name(0, 0, z), move || {
+                    if fail && z % 7 == 3 {
+                        return Err(Error::Task(format!("plane {z} fails on purpose")));
+                    }
+                    let plane: Array2<u16> = d.plane_as(0, 0, z)?;
+                    Ok(segment(&plane, &SegmentParams::default())?.at(0, 0, z))
+                })
+            })
+            .collect()
+    };
+    let (out, table) = (dir.path().join("nb.zarr"), dir.path().join("nb.csv"));
+    let sink = || {
+        LabelSink::beside(&data, s(&out))
+            .unwrap()
+            .table(&table)
+            .unwrap()
+    };
+    let first = Compute::new().quiet().to(sink(), tasks(true)).unwrap();
+    let failed = (0..planes).filter(|z| z % 7 == 3).count();
+    assert_eq!(first.failures().len(), failed);
+    assert!(!first.is_complete() && !table.exists());
+    assert_eq!(
+        recorded(&out.join("labels/segmentation")),
+        (planes - failed) as u64
+    );
+
+    let second = Compute::new().quiet().to(sink(), tasks(false)).unwrap();
+    assert!(second.is_complete(), "{}", second.where_text());
+    assert_eq!(second.resumed(), (planes - failed) as u64);
+    assert_eq!(second.len(), planes);
+    assert_eq!(
+        std::fs::read(&table).unwrap(),
+        std::fs::read(&cli_table).unwrap()
+    );
+    let (a, b) = (tree(&out), tree(&cli_out));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs from the CLI's");
+    }
+    // A plane read back from disk is the one computed.
+    let back = second.get(0, 0, 5).unwrap();
+    let plane: Array2<u16> = data.plane_as(0, 0, 5).unwrap();
+    let fresh = segment(&plane, &SegmentParams::default()).unwrap();
+    assert_eq!(back.labels, fresh.labels);
+    assert_eq!(back.count, fresh.count);
+
+    let read = read_with_peers(&out.join("labels/segmentation"));
+    assert_eq!(read["source_found"], true, "{read}");
+    assert_eq!(read["scales"], Value::Array(image_scales(&image)));
+
+    // Other tasks (fewer planes) are refused, and the output is left as it was.
+    let mut fewer = tasks(false);
+    fewer.truncate(10);
+    let refused = Compute::new().quiet().to(sink(), fewer).unwrap_err();
+    assert!(refused.to_string().contains("tasks"), "{refused}");
+    assert!(tree(&out) == a, "a refused run changed the output");
+}

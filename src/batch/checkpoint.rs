@@ -36,12 +36,17 @@ struct Part {
     /// Table rows, and the size of the rows file.
     rows: u64,
     bytes: u64,
+    /// Where each item went, when items are tasks rather than planes (a notebook's `compute`
+    /// into a label image: the plane index each task's labels were written at).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<u64>,
 }
 
 /// Planes done but not yet recorded.
 struct Pending {
     first: u64,
     items: Vec<Value>,
+    keys: Vec<u64>,
     rows: Vec<u8>,
     row_count: u64,
     since: Instant,
@@ -168,6 +173,13 @@ impl Checkpoint {
             if part.items.is_empty() || end.is_none_or(|e| e > self.planes) {
                 return Err(self.corrupt(format!("{key} names planes outside the image")));
             }
+            if !part.keys.is_empty() && part.keys.len() != part.items.len() {
+                return Err(self.corrupt(format!(
+                    "{key} has {} planes for {} items",
+                    part.keys.len(),
+                    part.items.len()
+                )));
+            }
             if key != part_key(part.first, "json") {
                 return Err(self.corrupt(format!("{key} says it starts at plane {}", part.first)));
             }
@@ -219,6 +231,16 @@ impl Checkpoint {
         })
     }
 
+    /// Items already done with the key each was recorded with ([`Checkpoint::add_keyed`]).
+    pub(crate) fn done_keyed(&self) -> impl Iterator<Item = (u64, u64, &Value)> + '_ {
+        self.parts.iter().flat_map(|p| {
+            p.items
+                .iter()
+                .enumerate()
+                .map(move |(i, v)| (p.first + i as u64, p.keys.get(i).copied().unwrap_or(0), v))
+        })
+    }
+
     /// Planes recorded before this run.
     pub(crate) fn planes_done(&self) -> u64 {
         self.parts.iter().map(|p| p.items.len() as u64).sum::<u64>() - self.recorded
@@ -239,6 +261,29 @@ impl Checkpoint {
         rows: &[u8],
         row_count: u64,
     ) -> Result<()> {
+        self.add_with(index, None, item, rows, row_count)
+    }
+
+    /// [`Checkpoint::add`] for an item that also names where it went (`key`).
+    pub(crate) fn add_keyed(
+        &mut self,
+        index: u64,
+        key: u64,
+        item: Value,
+        rows: &[u8],
+        row_count: u64,
+    ) -> Result<()> {
+        self.add_with(index, Some(key), item, rows, row_count)
+    }
+
+    fn add_with(
+        &mut self,
+        index: u64,
+        key: Option<u64>,
+        item: Value,
+        rows: &[u8],
+        row_count: u64,
+    ) -> Result<()> {
         let follows = self
             .pending
             .as_ref()
@@ -248,6 +293,7 @@ impl Checkpoint {
             self.pending = Some(Pending {
                 first: index,
                 items: Vec::new(),
+                keys: Vec::new(),
                 rows: Vec::new(),
                 row_count: 0,
                 since: Instant::now(),
@@ -255,6 +301,9 @@ impl Checkpoint {
         }
         if let Some(p) = &mut self.pending {
             p.items.push(item);
+            if let Some(k) = key {
+                p.keys.push(k);
+            }
             p.rows.extend_from_slice(rows);
             p.row_count += row_count;
             if p.since.elapsed() >= PART_TIME
@@ -277,6 +326,7 @@ impl Checkpoint {
             items: p.items,
             rows: p.row_count,
             bytes: p.rows.len() as u64,
+            keys: p.keys,
         };
         let doc = serde_json::to_vec(&part)
             .map_err(|e| Error::Internal(format!("serialising a progress part: {e}")))?;

@@ -276,7 +276,11 @@ impl Client {
         if failures.is_empty() {
             Ok(results.into_iter().flatten().collect())
         } else {
-            Err(ComputeError { failures, results })
+            Err(ComputeError {
+                failures,
+                results,
+                stopped: None,
+            })
         }
     }
 

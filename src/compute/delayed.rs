@@ -2,11 +2,13 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::failure::{into_error, ComputeError, TaskFailure};
 use super::progress::ProgressLine;
+use super::sink::Sink;
 use crate::Error;
 
 type TaskFn<T> = Box<dyn FnOnce() -> Result<T, Error> + Send>;
@@ -102,12 +104,15 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Options of a compute call: threads, progress lines, a name for those lines.
+/// Options of a compute call: threads, progress lines, a name for those lines, and whether
+/// every result may be kept whatever memory it takes.
 #[derive(Clone, Debug)]
 pub struct Compute {
     threads: Option<usize>,
     progress: bool,
     name: String,
+    keep_all: bool,
+    memory: Option<u64>,
 }
 
 impl Default for Compute {
@@ -116,6 +121,8 @@ impl Default for Compute {
             threads: None,
             progress: true,
             name: "compute".into(),
+            keep_all: false,
+            memory: None,
         }
     }
 }
@@ -141,55 +148,218 @@ impl Compute {
         self
     }
 
+    /// Keep every result even when they will not fit in memory (by default a run whose results
+    /// would not fit stops after its first result, with an error saying how to stream them).
+    pub fn keep_all(mut self) -> Self {
+        self.keep_all = true;
+        self
+    }
+    /// Check the results against `bytes` of memory instead of what the machine (or the
+    /// container's limit) has free now.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
     fn thread_count(&self) -> usize {
         // `threads` was clamped to 1..=MAX_THREADS when set, so this cannot fail.
         crate::runtime::threads(self.threads).unwrap_or(1)
     }
 
     /// Run every task; results in task order, or every failure with the successes kept.
+    ///
+    /// Before the other tasks run, the first result's size (for the types
+    /// [`super::Footprint`] knows: segmentations, probabilities, arrays) says whether all of them
+    /// will fit in the memory this process has free; when they would not, the run stops there
+    /// with [`Error::ResultsTooLarge`] in [`ComputeError::stopped`], naming the ways to stream
+    /// them ([`Compute::to`] with a sink, [`compute_each`]) or to keep them anyway
+    /// ([`Compute::keep_all`]).
     pub fn run<T: Send + 'static>(
         &self,
         tasks: Vec<Delayed<T>>,
     ) -> Result<Vec<T>, ComputeError<T>> {
-        let all = self.run_all(tasks);
-        if all.iter().all(Result::is_ok) {
-            return Ok(all.into_iter().flatten().collect());
+        let (all, stopped) = self.run_kept(tasks);
+        if stopped.is_none() && all.iter().all(|r| matches!(r, Some(Ok(_)))) {
+            return Ok(all.into_iter().flatten().flatten().collect());
         }
         let mut failures = Vec::new();
         let mut results = Vec::with_capacity(all.len());
         for r in all {
             match r {
-                Ok(v) => results.push(Some(v)),
-                Err(f) => {
+                Some(Ok(v)) => results.push(Some(v)),
+                Some(Err(f)) => {
                     failures.push(f);
                     results.push(None);
                 }
+                None => results.push(None),
             }
         }
-        Err(ComputeError { failures, results })
+        Err(ComputeError {
+            failures,
+            results,
+            stopped: stopped.map(Box::new),
+        })
     }
 
-    /// Run every task; one `Result` per task, in task order.
+    /// Run every task; one `Result` per task, in task order. A run stopped before its end
+    /// (results too large to keep, see [`Compute::run`]) gives each task it did not run a
+    /// failure with that reason.
     pub fn run_all<T: Send + 'static>(
         &self,
         tasks: Vec<Delayed<T>>,
     ) -> Vec<Result<T, TaskFailure>> {
-        let n = tasks.len();
-        let mut slots: Vec<Option<Result<T, TaskFailure>>> = (0..n).map(|_| None).collect();
-        self.each_counted(tasks.into_iter(), Some(n), |i, r| slots[i] = Some(r));
-        slots
-            .into_iter()
+        let labels: Vec<String> = tasks.iter().map(|t| t.label.clone()).collect();
+        let (all, stopped) = self.run_kept(tasks);
+        all.into_iter()
+            .zip(labels)
             .enumerate()
-            .map(|(i, s)| {
+            .map(|(i, (s, label))| {
                 s.unwrap_or_else(|| {
+                    let error = match &stopped {
+                        Some(e) => Error::ResultsTooLarge(format!("not run: {e}")),
+                        None => Error::Internal("the task never reported back".into()),
+                    };
                     Err(TaskFailure {
                         index: i,
-                        label: String::new(),
-                        error: Box::new(Error::Internal("the task never reported back".into())),
+                        label,
+                        error: Box::new(error),
                     })
                 })
             })
             .collect()
+    }
+
+    /// Every task's outcome kept (`None` for those not run), and why the run stopped early.
+    #[allow(clippy::type_complexity)]
+    fn run_kept<T: Send + 'static>(
+        &self,
+        tasks: Vec<Delayed<T>>,
+    ) -> (Vec<Option<Result<T, TaskFailure>>>, Option<Error>) {
+        let n = tasks.len();
+        let mut slots: Vec<Option<Result<T, TaskFailure>>> = (0..n).map(|_| None).collect();
+        let mut checked = self.keep_all;
+        let mut stopped = None;
+        let mut erased = tasks.into_iter().map(Delayed::erase);
+        self.each_erased(
+            &mut erased,
+            Some(n),
+            &mut |i, r| {
+                if !checked {
+                    if let Ok(v) = &r {
+                        checked = true;
+                        if let Err(e) = self.check_fits(&**v, n) {
+                            stopped = Some(e);
+                            slots[i] = Some(unerase(i, r));
+                            return false;
+                        }
+                    }
+                }
+                slots[i] = Some(unerase(i, r));
+                true
+            },
+            !self.keep_all,
+        );
+        (slots, stopped)
+    }
+
+    /// Whether `n` results like `first` fit in the memory left (half of it: the work itself,
+    /// the kernel and the other cells' values need the rest).
+    fn check_fits(&self, first: &(dyn Any + Send), n: usize) -> Result<(), Error> {
+        let Some(each) = super::footprint::of(first) else {
+            return Ok(());
+        };
+        let Some(free) = self.memory.or_else(crate::runtime::memory_available) else {
+            return Ok(());
+        };
+        let needed = (each as u64).saturating_mul(n as u64);
+        if needed <= free / 2 {
+            return Ok(());
+        }
+        let bytes = crate::units::bytes;
+        Err(Error::ResultsTooLarge(format!(
+            "keeping {n} results of about {} each needs {}, more than half of the {} this \
+             process has free, so the run stopped after its first result. Stream them instead: \
+             `Compute::new().to(sink, tasks)` hands each result to a sink as it finishes (for \
+             segmentations, `LabelSink::beside(&data, \"labels.ome.zarr\")?` writes the labels \
+             to OME-Zarr and keeps the counts and measurements), or `compute_each(tasks, |i, r| \
+             ...)` keeps what you choose; `Compute::new().keep_all().run(tasks)` keeps them all \
+             anyway",
+            bytes(each as u64),
+            bytes(needed),
+            bytes(free)
+        )))
+    }
+
+    /// Run the tasks, handing each result to `sink` as it finishes (on this thread, in
+    /// completion order), and return what the sink makes of them: memory stays at the tasks in
+    /// flight however many there are. Tasks the sink says are already done (an earlier run's,
+    /// recorded in its output) are skipped. An error from the sink stops the run.
+    ///
+    /// ```
+    /// use omeflow::compute::{delayed, Compute, Sink, Summary, TaskFailure};
+    /// struct Count(usize);
+    /// impl Sink<String> for Count {
+    ///     type Output = usize;
+    ///     fn put(&mut self, _: usize, r: Result<String, TaskFailure>) -> omeflow::Result<()> {
+    ///         self.0 += r.map_or(0, |s| s.len());
+    ///         Ok(())
+    ///     }
+    ///     fn finish(self, _: Summary) -> omeflow::Result<usize> { Ok(self.0) }
+    /// }
+    /// let lazy = vec![delayed("a", || Ok::<_, String>("abc".to_string()))];
+    /// assert_eq!(Compute::new().quiet().to(Count(0), lazy)?, 3);
+    /// # Ok::<(), omeflow::Error>(())
+    /// ```
+    pub fn to<T, S>(&self, mut sink: S, tasks: Vec<Delayed<T>>) -> Result<S::Output, Error>
+    where
+        T: Send + 'static,
+        S: Sink<T>,
+    {
+        let done = {
+            let labels: Vec<&str> = tasks.iter().map(|t| t.label.as_str()).collect();
+            sink.start(&labels)?
+        };
+        if !done.is_empty() && done.len() != tasks.len() {
+            return Err(Error::Internal(format!(
+                "a sink said which of {} tasks are done with {} flags",
+                tasks.len(),
+                done.len()
+            )));
+        }
+        // Positions of the tasks to run, so results are put under their index in `tasks`.
+        let todo: Vec<usize> = (0..tasks.len())
+            .filter(|&i| !done.get(i).copied().unwrap_or(false))
+            .collect();
+        let mut erased = tasks
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !done.get(*i).copied().unwrap_or(false))
+            .map(|(_, t)| t.erase());
+        let mut failed = None;
+        let summary = self.each_erased(
+            &mut erased,
+            Some(todo.len()),
+            &mut |k, r| {
+                let index = todo.get(k).copied().unwrap_or(k);
+                let r = unerase(index, r).map_err(|mut f| {
+                    f.index = index;
+                    f
+                });
+                match sink.put(index, r) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            },
+            false,
+        );
+        if let Some(e) = failed {
+            sink.stopped();
+            return Err(e);
+        }
+        sink.finish(summary)
     }
 
     /// Run tasks from an iterator (taken lazily), handing each result to `consume` on the calling
@@ -217,14 +387,23 @@ impl Compute {
         C: FnMut(usize, Result<T, TaskFailure>),
     {
         let mut erased = tasks.map(Delayed::erase);
-        self.each_erased(&mut erased, total, &mut |i, r| consume(i, unerase(i, r)))
+        self.each_erased(
+            &mut erased,
+            total,
+            &mut |i, r| {
+                consume(i, unerase(i, r));
+                true
+            },
+            false,
+        )
     }
 
     fn each_erased(
         &self,
         tasks: &mut (dyn Iterator<Item = Delayed<AnyValue>> + Send),
         total: Option<usize>,
-        consume: &mut dyn FnMut(usize, Result<AnyValue, TaskFailure>),
+        consume: &mut dyn FnMut(usize, Result<AnyValue, TaskFailure>) -> bool,
+        gated: bool,
     ) -> Summary {
         type T = AnyValue;
         let threads = self.thread_count();
@@ -239,10 +418,17 @@ impl Compute {
         // Scoped std threads, all joined before the call returns: nothing outlives the cell.
         let source = Mutex::new(tasks.enumerate());
         let mut not_started = None;
+        // Set when `consume` says stop: workers take no further task.
+        let stop = AtomicBool::new(false);
+        // With `gated`, each worker runs one task and waits until the first result has been
+        // consumed: a run that `consume` stops at its first result has run one task per thread.
+        let opened = AtomicBool::new(!gated);
         std::thread::scope(|scope| {
             for k in 0..threads {
                 let tx = tx.clone();
                 let source = &source;
+                let stop = &stop;
+                let opened = &opened;
                 // Named as omeflow's workers, so parallel calls inside a task take one thread
                 // (crate::runtime::threads) instead of all cores again.
                 let started = std::thread::Builder::new()
@@ -250,6 +436,9 @@ impl Compute {
                     .spawn_scoped(scope, move || {
                         let mut batch = 1usize;
                         loop {
+                            if stop.load(Ordering::Acquire) {
+                                break;
+                            }
                             let taken: Vec<(usize, Delayed<T>)> = match source.lock() {
                                 Ok(mut it) => it.by_ref().take(batch).collect(),
                                 Err(_) => Vec::new(),
@@ -268,6 +457,9 @@ impl Compute {
                             if tx.send(results).is_err() {
                                 break;
                             }
+                            while !opened.load(Ordering::Acquire) && !stop.load(Ordering::Acquire) {
+                                std::thread::sleep(Duration::from_micros(50));
+                            }
                         }
                     });
                 if let Err(e) = started {
@@ -277,6 +469,10 @@ impl Compute {
             }
             drop(tx);
             for results in rx.iter() {
+                if stop.load(Ordering::Acquire) {
+                    // Results of tasks already running when the run stopped are dropped.
+                    continue;
+                }
                 for (i, r) in results {
                     done += 1;
                     if let Err(f) = &r {
@@ -285,7 +481,12 @@ impl Compute {
                             eprintln!("{f}");
                         }
                     }
-                    consume(i, r);
+                    let go_on = consume(i, r);
+                    opened.store(true, Ordering::Release);
+                    if !go_on {
+                        stop.store(true, Ordering::Release);
+                        break;
+                    }
                 }
                 progress.update(done);
             }
@@ -303,7 +504,7 @@ impl Compute {
                     context: "starting a compute thread".into(),
                     source: std::io::Error::new(e.kind(), e.to_string()),
                 };
-                consume(
+                let _ = consume(
                     i,
                     Err(TaskFailure {
                         index: i,

@@ -58,13 +58,18 @@ impl std::error::Error for TaskFailure {
     }
 }
 
-/// Some tasks failed: every failure by label, and the results of the tasks that succeeded.
+/// Some tasks failed, or the run stopped early: every failure by label, the results of the
+/// tasks that succeeded, and why it stopped.
 #[derive(Debug)]
 pub struct ComputeError<T> {
     /// Every failed task, in task order.
     pub failures: Vec<TaskFailure>,
     /// One entry per task in task order: `Some` for those that succeeded.
     pub results: Vec<Option<T>>,
+    /// Why the run stopped before running every task, if it did (results too large to keep:
+    /// [`Error::ResultsTooLarge`]); the tasks it did not run are `None` in `results` and not in
+    /// `failures`.
+    pub stopped: Option<Box<Error>>,
 }
 
 impl<T> ComputeError<T> {
@@ -77,6 +82,12 @@ impl<T> ComputeError<T> {
 impl<T> fmt::Display for ComputeError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ok = self.results.iter().filter(|r| r.is_some()).count();
+        if let Some(why) = &self.stopped {
+            writeln!(f, "{why}")?;
+            if self.failures.is_empty() {
+                return Ok(());
+            }
+        }
         writeln!(
             f,
             "{} of {} tasks failed ({ok} succeeded; their results are in `results`):",

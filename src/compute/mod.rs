@@ -20,11 +20,15 @@
 mod client;
 mod delayed;
 mod failure;
+mod footprint;
 mod progress;
+mod sink;
 
 pub use client::{Client, Future};
 pub use delayed::{compute, compute_all, compute_each, delayed, Compute, Delayed, Summary};
 pub use failure::{ComputeError, TaskFailure};
+pub use footprint::Footprint;
 pub use progress::ProgressLine;
+pub use sink::Sink;
 
 pub use crate::runtime::MAX_THREADS;

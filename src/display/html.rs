@@ -16,21 +16,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `1.23 MiB`, as dask's array repr writes sizes.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[unit])
-    }
-}
+pub use crate::units::bytes;
 
 /// A row of a two-column key/value table (the key is escaped, the value is HTML).
 pub fn row(key: &str, value_html: &str) -> String {

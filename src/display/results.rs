@@ -7,6 +7,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::{html, objects_per_plane_svg, Colormap, Gallery, Picture, PlaneCount, Show};
+use crate::batch::segment::Segmentations;
 use crate::classify::Probabilities;
 use crate::segment::Segmentation;
 use crate::Result;
@@ -138,50 +139,68 @@ impl Show for Probabilities {
 /// Rows shown in a results table before the rest is summarised (the plot shows them all).
 const TABLE_ROWS: usize = 12;
 
+/// A results table (the first planes, the last two, the total) beside the objects-per-plane
+/// plot: what a list of segmentations and a [`Segmentations`] result set show.
+fn results_html(
+    planes: usize,
+    total: u64,
+    head: &[(String, usize)],
+    tail: &[(String, usize)],
+    counts: &[PlaneCount],
+    note: &str,
+) -> Result<String> {
+    let show = |(name, count): &(String, usize)| {
+        let name = if name.is_empty() {
+            "-".to_string()
+        } else {
+            html::escape(name)
+        };
+        format!("<tr><td style=\"text-align:left\">{name}</td><td>{count}</td></tr>")
+    };
+    let mut rows: String = head.iter().map(show).collect();
+    let hidden = planes.saturating_sub(head.len() + tail.len());
+    if hidden > 0 {
+        rows.push_str(&format!(
+            "<tr><td colspan=2 style=\"text-align:left\">... {hidden} more ...</td></tr>"
+        ));
+    }
+    rows.extend(tail.iter().map(show));
+    let table = format!(
+        "<table><tr><th style=\"text-align:left\">plane</th><th>objects</th></tr>{rows}\
+         <tr><th style=\"text-align:left\">{planes} planes</th><th>{total}</th></tr></table>{note}"
+    );
+    let plot = if counts.len() >= 2 {
+        objects_per_plane_svg(counts)?
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "<div style=\"display:flex;flex-wrap:wrap;align-items:flex-start;gap:16px\"><div>{table}</div><div>{plot}</div></div>"
+    ))
+}
+
+/// Rows of a results table: a plane's name and its objects.
+type Rows = Vec<(String, usize)>;
+
+/// The rows a results table shows: all when few, else the first `TABLE_ROWS - 2` and the
+/// last two.
+fn head_tail<T>(items: &[T], row: impl Fn(&T) -> (String, usize)) -> (Rows, Rows) {
+    if items.len() <= TABLE_ROWS + 2 {
+        (items.iter().map(&row).collect(), Vec::new())
+    } else {
+        (
+            items[..TABLE_ROWS - 2].iter().map(&row).collect(),
+            items[items.len() - 2..].iter().map(&row).collect(),
+        )
+    }
+}
+
 impl Show for [Segmentation] {
     /// A table (plane, objects) and a plot of objects per plane.
     fn to_html(&self) -> Result<String> {
-        let total: usize = self.iter().map(|s| s.count).sum();
-        let mut rows = String::new();
-        let show = |s: &Segmentation| {
-            let name = if s.name.is_empty() {
-                "-".to_string()
-            } else {
-                html::escape(&s.name)
-            };
-            format!(
-                "<tr><td style=\"text-align:left\">{name}</td><td>{}</td></tr>",
-                s.count
-            )
-        };
-        if self.len() <= TABLE_ROWS + 2 {
-            self.iter().for_each(|s| rows.push_str(&show(s)));
-        } else {
-            self[..TABLE_ROWS - 2]
-                .iter()
-                .for_each(|s| rows.push_str(&show(s)));
-            rows.push_str(&format!(
-                "<tr><td colspan=2 style=\"text-align:left\">... {} more ...</td></tr>",
-                self.len() - TABLE_ROWS
-            ));
-            self[self.len() - 2..]
-                .iter()
-                .for_each(|s| rows.push_str(&show(s)));
-        }
-        let table = format!(
-            "<table><tr><th style=\"text-align:left\">plane</th><th>objects</th></tr>{rows}\
-             <tr><th style=\"text-align:left\">{} planes</th><th>{total}</th></tr></table>",
-            self.len()
-        );
-        let counts = plane_counts(self);
-        let plot = if counts.len() >= 2 {
-            objects_per_plane_svg(&counts)?
-        } else {
-            String::new()
-        };
-        Ok(format!(
-            "<div style=\"display:flex;flex-wrap:wrap;align-items:flex-start;gap:16px\"><div>{table}</div><div>{plot}</div></div>"
-        ))
+        let total: u64 = self.iter().map(|s| s.count as u64).sum();
+        let (head, tail) = head_tail(self, |s| (s.name.clone(), s.count));
+        results_html(self.len(), total, &head, &tail, &plane_counts(self), "")
     }
     fn to_text(&self) -> String {
         let total: usize = self.iter().map(|s| s.count).sum();
@@ -202,6 +221,47 @@ impl Show for Vec<Segmentation> {
     }
     fn to_text(&self) -> String {
         self.as_slice().to_text()
+    }
+}
+
+impl Show for Segmentations {
+    /// The planes and their objects as a table and a plot, and where the labels and the table
+    /// are on disk.
+    fn to_html(&self) -> Result<String> {
+        let all: Vec<([usize; 3], usize)> = self.counts().collect();
+        let row = |(p, n): &([usize; 3], usize)| (crate::segment::plane_name(p[0], p[1], p[2]), *n);
+        let (head, tail) = head_tail(&all, row);
+        let counts: Vec<PlaneCount> = all
+            .iter()
+            .map(|&(plane, objects)| PlaneCount { plane, objects })
+            .collect();
+        let note = format!(
+            "<p style=\"text-align:left\">{}</p>",
+            html::escape(&self.where_text())
+        );
+        results_html(
+            all.len(),
+            self.total_objects(),
+            &head,
+            &tail,
+            &counts,
+            &note,
+        )
+    }
+    fn to_text(&self) -> String {
+        let mut text = format!("{} planes, {} objects", self.len(), self.total_objects());
+        for (p, n) in self.counts().take(TABLE_ROWS) {
+            text.push_str(&format!(
+                "\n  {}: {n}",
+                crate::segment::plane_name(p[0], p[1], p[2])
+            ));
+        }
+        if self.len() > TABLE_ROWS {
+            text.push_str(&format!("\n  ... {} more", self.len() - TABLE_ROWS));
+        }
+        text.push('\n');
+        text.push_str(&self.where_text());
+        text
     }
 }
 

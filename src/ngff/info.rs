@@ -80,21 +80,6 @@ impl ImageInfo {
     }
 }
 
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 impl fmt::Display for ImageInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.location)?;
@@ -119,7 +104,7 @@ impl fmt::Display for ImageInfo {
                 l.shape,
                 l.chunks,
                 l.dtype,
-                human_bytes(l.bytes)
+                crate::units::bytes(l.bytes)
             )?;
         }
         if !self.channels.is_empty() {

@@ -252,6 +252,10 @@ impl Pixels {
     pub fn location(&self) -> String {
         self.inner.store.describe(&self.inner.path)
     }
+    /// Where the image this level belongs to lives (its root, which holds every level).
+    pub fn image_location(&self) -> &str {
+        self.inner.store.location()
+    }
     /// Number of (t, c, z) planes.
     pub fn plane_count(&self) -> usize {
         // Checked when the level was opened (`check_sizes`).

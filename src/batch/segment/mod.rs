@@ -12,6 +12,7 @@
 //! # Ok::<(), omeflow::Error>(())
 //! ```
 
+mod into_labels;
 mod reader;
 mod sink;
 mod worker;
@@ -35,6 +36,8 @@ use crate::{Error, Result};
 use reader::Planes;
 use sink::{Labels, Sink};
 use worker::Worker;
+
+pub use into_labels::{LabelSink, Segmentations};
 
 /// What to segment and where results go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

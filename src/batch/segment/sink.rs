@@ -46,6 +46,11 @@ impl Labels {
         self.writer.mark_written(bits)
     }
 
+    /// Commit the label image (its metadata last), once every plane is written.
+    pub(crate) fn finish(self) -> Result<()> {
+        self.writer.finish()
+    }
+
     pub(crate) fn write(&self, key: &PlaneKey, labels: &ndarray::Array2<i32>) -> Result<()> {
         self.writer.write_plane(key.t, key.c, key.z, labels)
     }
@@ -224,7 +229,7 @@ impl Sink {
         };
         if let Some(labels) = labels {
             if all_ok {
-                labels.writer.finish()?;
+                labels.finish()?;
             }
         }
         Ok((self.planes, rows))

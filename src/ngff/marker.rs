@@ -300,10 +300,38 @@ pub(crate) async fn delete_staging(store: &Store) -> Result<()> {
     Ok(())
 }
 
-/// Delete the keys of `plan` in order.
+/// Delete the keys of `plan` in order, except that each run of consecutive chunk keys (whose
+/// order does not matter: only metadata and markers say what an image is) is deleted many at
+/// a time: an image of 100k chunks goes in seconds, not minutes.
 pub(crate) async fn delete(store: &Store, plan: &[String]) -> Result<()> {
-    for key in plan {
-        store.delete(key).await?;
+    use futures::{StreamExt, TryStreamExt};
+    let is_chunk = |k: &str| {
+        let name = k.rsplit('/').next().unwrap_or(k);
+        !matches!(
+            name,
+            ".zattrs" | ".zgroup" | ".zarray" | ".zmetadata" | "zarr.json" | MARKER
+        )
+    };
+    let mut i = 0;
+    while i < plan.len() {
+        if !is_chunk(&plan[i]) {
+            store.delete(&plan[i]).await?;
+            i += 1;
+            continue;
+        }
+        let end = plan[i..]
+            .iter()
+            .position(|k| !is_chunk(k))
+            .map_or(plan.len(), |n| i + n);
+        futures::stream::iter(plan[i..end].to_vec())
+            .map(|k| {
+                let store = store.clone();
+                async move { store.delete(&k).await }
+            })
+            .buffer_unordered(64)
+            .try_collect::<()>()
+            .await?;
+        i = end;
     }
     Ok(())
 }

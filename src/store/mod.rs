@@ -243,7 +243,11 @@ impl Store {
             },
             backoff: options.initial_backoff,
         };
-        let objects: Arc<dyn ObjectStore> = Arc::new(bounded::BoundedStore::new(objects, bounds));
+        let mut bounded = bounded::BoundedStore::new(objects, bounds);
+        if let Some(root) = &local_root {
+            bounded = bounded.with_local_root(root.clone());
+        }
+        let objects: Arc<dyn ObjectStore> = Arc::new(bounded);
         let concurrency = match backend {
             Backend::Local => options.concurrency.min(8),
             _ => options.concurrency,

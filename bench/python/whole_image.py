@@ -1,4 +1,4 @@
-"""Whole images with `omeflow segment`: planes per second against the one-plane floor, peak and
+"""Whole images with `omeflow segment` and with the notebook's `compute` into a `LabelSink`: planes per second against the one-plane floor, peak and
 sampled RSS (flat or not as the plane count grows), labels on disk, and the time to resume after
 kill -9.
 
@@ -7,8 +7,11 @@ uint16, nuclei placed and shifted per plane), written by `cargo run --release --
 bench_image` into --dir (kept between runs; nothing is committed). The floor is `cargo bench
 --bench plane`'s `segment()` time for one 128 x 135 plane, times the threads.
 
+The notebook's way is `cargo run --release --example bench_compute`: the tutorial's `analyze` as
+one `delayed` task per plane, computed into a `LabelSink` with a table, as the notebook's cell.
+
 Usage: python3 bench/python/whole_image.py [--dir /tmp/omeflow-whole] [--planes 10000 100000]
-                                           [--threads 2] [--no-floor]
+                                           [--threads 2] [--no-floor] [--way cli compute]
 """
 import argparse
 import json
@@ -85,18 +88,19 @@ def main():
     ap.add_argument("--planes", type=int, nargs="+", default=[10000, 100000])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--way", nargs="+", choices=["cli", "compute"], default=["cli", "compute"])
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "omeflow",
-                    "--example", "bench_image"], cwd=ROOT, check=True)
+                    "--example", "bench_image", "--example", "bench_compute"], cwd=ROOT, check=True)
     floor = None
     if not args.no_floor:
         ms = floor_ms()
         floor = args.threads * 1000.0 / ms
         print(f"floor: segment() of one 128 x 135 plane {ms:.3f} ms x {args.threads} threads = {floor:.0f} planes/s")
     rows = []
-    for n in args.planes:
+    for n, way in [(n, w) for n in args.planes for w in args.way]:
         t, z = shape_for(n)
         n = t * 2 * z
         img = d / f"img-{t}x2x{z}.zarr"
@@ -104,9 +108,14 @@ def main():
             shutil.rmtree(img, ignore_errors=True)
             subprocess.run([str(ROOT / "target/release/examples/bench_image"), str(img), str(t), str(z)],
                            check=True)
-        out, table = d / f"labels-{n}.zarr", d / f"objects-{n}.csv"
-        base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
-                "--threads", str(args.threads), "--json"]
+        out, table = d / f"labels-{way}-{n}.zarr", d / f"objects-{way}-{n}.csv"
+        if way == "cli":
+            base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
+                    "--threads", str(args.threads), "--json"]
+        else:
+            # bench_compute writes its table at OUT.csv.
+            table = Path(str(out) + ".csv")
+            base = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
 
         def fresh():
             # Removed here rather than by --overwrite, whose deletion would be timed too.
@@ -119,7 +128,7 @@ def main():
         rc, so, se, secs, samples = run_sampled(base)
         if rc != 0:
             sys.exit(f"segment failed: {se}")
-        report = json.loads(so)
+        report = json.loads(so.strip().splitlines()[-1])
         peak = max(k for _, k in samples) if samples else 0
         # RSS at 25 / 50 / 75 / 100 % of the run: flat or growing.
         marks = [samples[min(len(samples) - 1, int(len(samples) * f))][1] for f in (0.25, 0.5, 0.75, 0.99)] if samples else []
@@ -129,21 +138,22 @@ def main():
         rc3, so3, se3, secs3, _ = run_sampled(base)
         if rc3 != 0:
             sys.exit(f"resume failed: {se3}")
-        resumed = json.loads(so3)["resumed_planes"]
+        last = json.loads(so3.strip().splitlines()[-1])
+        resumed = last.get("resumed_planes", last.get("resumed"))
         row = {
-            "planes": n, "seconds": round(secs, 2), "planes_per_s": round(n / secs),
+            "way": way, "planes": n, "seconds": round(secs, 2), "planes_per_s": round(n / secs),
             "of_floor": round(n / secs / floor, 2) if floor else None,
             "peak_rss_mib": round(peak / 1024, 1), "rss_mib_at_25_50_75_100": [round(k / 1024) for k in marks],
             "labels_mib": round(du(out) / 2**20, 1), "image_mib": round(du(img) / 2**20, 1),
-            "objects": report["total_objects"],
+            "objects": report.get("total_objects", report.get("objects")),
             "resume_seconds": round(secs3, 2), "resumed_planes": resumed,
         }
         rows.append(row)
         print(json.dumps(row))
     print()
-    print(f"{'planes':>9} {'s':>8} {'planes/s':>9} {'x floor':>8} {'peak MiB':>9} {'labels MiB':>11} {'resume s':>9} {'resumed':>8}")
+    print(f"{'way':>8} {'planes':>9} {'s':>8} {'planes/s':>9} {'x floor':>8} {'peak MiB':>9} {'labels MiB':>11} {'resume s':>9} {'resumed':>8}")
     for r in rows:
-        print(f"{r['planes']:>9} {r['seconds']:>8} {r['planes_per_s']:>9} {str(r['of_floor']):>8} "
+        print(f"{r['way']:>8} {r['planes']:>9} {r['seconds']:>8} {r['planes_per_s']:>9} {str(r['of_floor']):>8} "
               f"{r['peak_rss_mib']:>9} {r['labels_mib']:>11} {r['resume_seconds']:>9} {r['resumed_planes']:>8}")
 
 

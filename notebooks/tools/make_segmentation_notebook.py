@@ -99,45 +99,32 @@ if let Some(folder) = saved.first().and_then(|p| p.parent()) {
 }
 gallery"""),
 md("""## Save the labels with the image
-The same recipe as a batch job, the one `omeflow segment` runs: every plane's labels go to an OME-Zarr
-label image as soon as they are computed (memory stays at a few planes, however many there are), and the
-objects' measurements to a table. The label image lines up with the image: the same axes and NGFF
-version, the scale of the level it was computed at. The image itself is read-only here (on IDR, or the
-sample's catalogue), so the labels go *beside* it, in `segmentation_labels_sample_4007801.ome.zarr` (or `..._idr_...`)
-next to this notebook, where napari and ome-zarr-py open them.
+`compute` keeps every result in memory: right for these 160 planes (about 100 kB each), not for the image's
+million. Before the work starts, `compute` checks the first result's size against the memory this kernel has
+free, and stops with an error that says what to do when all of them would not fit. What to do is this cell:
+the same tasks, computed *into* a `LabelSink`. Each plane's labels go to an OME-Zarr label image as soon as
+they are computed and only its plane and object count stay in memory (memory stays at a few planes, however
+many there are); the objects' measurements go to a table. The label image lines up with the image: the same
+axes and NGFF version, the scale of the level it was computed at. The image itself is read-only here (on IDR,
+or the sample's catalogue), so the labels go *beside* it, in `segmentation_labels_sample_4007801.ome.zarr`
+(or `..._idr_...`) next to this notebook, where napari and ome-zarr-py open them.
 
-The job records its progress in its output. Run the cell again: it finds every plane done and says so.
-Interrupt it (the kernel's stop button, or a dropped connection) and run it again: it goes on from the
-last recorded plane. A job with other parameters is refused rather than mixed into old output
-(set `overwrite: true` to start again)."""),
-code("""use omeflow::batch::{segment as batch_segment, SegmentJob};
-let (middle_t, middle_z) = (image.size_t() / 2, image.size_z() / 2);
-// One folder per image: the sample and IDR's image are different jobs.
+The sink records its progress in its output. Run the cell again: it finds every plane done and says so. If
+the kernel dies half way (the stop button, a dropped connection), run the notebook again: the cell goes on
+from the last recorded plane. Tasks that differ (other planes) are refused rather than mixed into old output;
+`.overwrite(true)` starts again, and `.job(...)` names what else must match (a version of `analyze`)."""),
+code("""// One folder per image: the sample and IDR's image are different outputs.
 let labels_dir = format!("segmentation_labels_{}_{image_id}.ome.zarr", if use_idr { "idr" } else { "sample" });
-let job = SegmentJob {
-    t: Some(middle_t.saturating_sub(5)..(middle_t + 5).min(image.size_t())),
-    z: Some(middle_z.saturating_sub(5)..(middle_z + 5).min(image.size_z())),
-    labels_out: Some(labels_dir.clone()),
-    table_out: Some("segmentation_objects.csv".into()),
-    ..SegmentJob::new(data.location(), resolution)
-};
-let report = batch_segment::run(&job, &Default::default(), &mut |_| {})?;
-let o = report.outcome.clone();
-println!("{} planes in {:.2} s ({} done by an earlier run): {} objects", o.plane_count, report.seconds, o.resumed_planes, o.total_objects);
-println!("labels: {}", omeflow::output::tidy_path(format!("{labels_dir}/labels/segmentation")).display());
-println!("table: {} ({} rows)", omeflow::output::tidy_path("segmentation_objects.csv").display(), o.table_rows);"""),
+let sink = LabelSink::beside(&data, &labels_dir)?.table("segmentation_objects.csv")?;
+let saved = Compute::new().to(sink, prepare_call(&image, &data))?;
+saved"""),
 md("""Read one plane's labels back from disk and show them over the plane they were computed from."""),
-code("""let saved = open_image(&format!("{labels_dir}/labels/segmentation"))?;
-let labels_back: Array2<i32> = saved.level(0)?.plane_as(middle_t, 0, middle_z)?;
-let plane: Array2<u16> = data.plane_as(middle_t, 0, middle_z)?;
-let read_back = Segmentation::new(labels_back, format!("read back from {labels_dir}"))
-    .at(middle_t, 0, middle_z)
-    .with_image(plane);
-read_back"""),
+code("""let (middle_t, middle_z) = (image.size_t() / 2, image.size_z() / 2);
+saved.get(middle_t, 0, middle_z)?"""),
 md("""### Whole images
 The tutorial analyses a few hundred planes; IDR image 4007801 has 532 x 2 x 988 planes at every level.
-For a run that size use the command line, which runs the same job on all cores, with memory bounded by its
-read-ahead window:
+`prepare_call` over every plane, computed into a `LabelSink` as above, runs them all in this notebook with
+flat memory. From a terminal, the command line runs the same recipe as a job, on all cores:
 
 ```
 omeflow segment https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.1/4007801.zarr --level 4 \\
@@ -146,7 +133,7 @@ omeflow segment https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.1/4007801.zarr --lev
 
 Ctrl-C stops it cleanly, with a line saying how far it got; the same command again resumes from the
 output's progress record (`--overwrite` starts again). `--labels` writes the label image into the image
-itself when it is a local folder you may write to."""),
+itself when it is a local folder you may write to (`LabelSink::inside(&data)` in a notebook)."""),
 md("""## Disconnect
 When done, close the session."""),
 code("""conn.disconnect()?;
@@ -165,12 +152,12 @@ nb.metadata["omeflow"] = {"checks": {
         "7": ["160"],
         "8": ["Compute time (in seconds)", "160 planes", "objects per plane"],
         "9": ["saved 8 pictures to /", "display:grid"],
-        "10": ["160 planes", "labels: /", "table: /"],
+        "10": ["160 planes", "labels in /", "measurements in /"],
         "12": ["disconnected"],
     },
     "pictures": {"6": 1, "9": 8, "11": 1},
-    "absent": {"9": ["/./", "/../"], "10": ["/./", "/../"]},
+    "absent": {"9": ["/./", "/../"], "10": ["/./", "/../", "Error", "not run"]},
     # The connection, the image, the pixels and the results show as HTML tables.
-    "tables": {"2": 1, "3": 1, "4": 1, "8": 1},
+    "tables": {"2": 1, "3": 1, "4": 1, "8": 1, "10": 1},
 }}
 nbformat.write(nb, "notebooks/public_s3_segmentation_parallel.ipynb")

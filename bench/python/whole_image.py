@@ -82,6 +82,14 @@ def floor_ms():
     return float(m.group(1))
 
 
+def last_json(out):
+    """The CLI's --json report (pretty-printed), or bench_compute's one line after its progress."""
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        return json.loads(out.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", default="/tmp/omeflow-whole")
@@ -128,7 +136,7 @@ def main():
         rc, so, se, secs, samples = run_sampled(base)
         if rc != 0:
             sys.exit(f"segment failed: {se}")
-        report = json.loads(so.strip().splitlines()[-1])
+        report = last_json(so)
         peak = max(k for _, k in samples) if samples else 0
         # RSS at 25 / 50 / 75 / 100 % of the run: flat or growing.
         marks = [samples[min(len(samples) - 1, int(len(samples) * f))][1] for f in (0.25, 0.5, 0.75, 0.99)] if samples else []
@@ -138,7 +146,7 @@ def main():
         rc3, so3, se3, secs3, _ = run_sampled(base)
         if rc3 != 0:
             sys.exit(f"resume failed: {se3}")
-        last = json.loads(so3.strip().splitlines()[-1])
+        last = last_json(so3)
         resumed = last.get("resumed_planes", last.get("resumed"))
         row = {
             "way": way, "planes": n, "seconds": round(secs, 2), "planes_per_s": round(n / secs),

@@ -74,8 +74,8 @@ impl BoundedStore {
         plain.then(|| root.join(key))
     }
 
-    /// A whole file, or `range` of it, read on this thread; `None` when it is not a plain
-    /// file (a folder, a link to elsewhere is followed as `LocalFileSystem` does).
+    /// A whole file, or `range` of it, read on this thread; `NotFound` when it is missing or
+    /// not a file (a folder). A link is followed, as `LocalFileSystem` follows it.
     fn read_local(
         &self,
         location: &Path,

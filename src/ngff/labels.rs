@@ -67,7 +67,8 @@ impl LabelTarget {
 
 /// The spec of a label image for `level` of `image`: levels `level..` of the image for as long
 /// as they keep its (t, c, z) and shrink in y and x, with their scales and translations; the
-/// image's axes, NGFF version (0.4 on Zarr v2 for 0.1 to 0.4, 0.5 on Zarr v3) and chunk size.
+/// image's axes, NGFF version (0.4 on Zarr v2 for 0.1 to 0.4, 0.5 on Zarr v3) and chunk size in
+/// y and x, with several planes per chunk along z when planes are small (see [`chunk_depth`]).
 pub fn label_spec(image: &OmeZarr, level: usize) -> Result<ImageSpec> {
     let meta = image.metadata();
     let first = image.level(level)?;
@@ -112,13 +113,28 @@ pub fn label_spec(image: &OmeZarr, level: usize) -> Result<ImageSpec> {
         .filter(|a| AXES5.contains(&a.name.as_str()))
         .cloned()
         .collect();
+    let (cy, cx) = (chunks[3].clamp(64, 2048), chunks[4].clamp(64, 2048));
+    let [_, _, nz, ny, nx] = first.shape();
     let spec = ImageSpec::new(first.shape(), crate::ngff::DType::I32)
         .with_version(version)
-        .with_chunks(chunks[3].clamp(64, 2048), chunks[4].clamp(64, 2048))
+        .with_chunks(cy, cx)
+        .with_chunk_depth(chunk_depth(cy.min(ny) * cx.min(nx) * 4, nz))
         .with_axes(stored)
         .with_pyramid(pyramid);
     spec.validate()?;
     Ok(spec)
+}
+
+/// Label chunks of about this many bytes (before compression), when planes are small.
+const BLOCK_BYTES: usize = 1 << 21;
+
+/// Planes per label chunk along z: as many as fit [`BLOCK_BYTES`] (a power of two, at most 64
+/// and at most `nz`), one when a plane's chunk alone is that big. Small planes (IDR's level 4)
+/// then make one file per 16 planes, not one per plane.
+fn chunk_depth(plane_chunk_bytes: usize, nz: usize) -> usize {
+    let fit = (BLOCK_BYTES / plane_chunk_bytes.max(1)).clamp(1, 64);
+    let pow2 = 1usize << fit.ilog2();
+    pow2.min(nz.max(1))
 }
 
 /// Whether two locations name the same place (the same text, or the same folder on disk).
@@ -178,6 +194,15 @@ fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_planes_share_chunks_along_z() {
+        assert_eq!(chunk_depth(128 * 135 * 4, 988), 16);
+        assert_eq!(chunk_depth(128 * 135 * 4, 5), 5);
+        assert_eq!(chunk_depth(1024 * 1024 * 4, 988), 1);
+        assert_eq!(chunk_depth(64 * 64 * 4, 988), 64);
+        assert_eq!(chunk_depth(0, 1), 1);
+    }
 
     #[test]
     fn relative_paths_climb_out_of_the_label_image() {

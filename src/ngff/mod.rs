@@ -14,6 +14,7 @@
 //! ```
 
 mod array;
+pub(crate) mod blocks;
 mod chunk;
 mod dtype;
 mod info;

@@ -62,8 +62,13 @@ pub struct ImageSpec {
     pub dtype: DType,
     /// Number of resolution levels (each halves y and x).
     pub levels: usize,
-    /// Chunk size in y and x (t, c, z chunks are 1: one plane per chunk row).
+    /// Chunk size in y and x.
     pub chunk_yx: [usize; 2],
+    /// Planes per chunk along z (1 by default: one plane per chunk row; t and c chunks are
+    /// always 1). Deeper chunks mean fewer, larger files for small planes; write them whole
+    /// with [`ImageWriter::write_block_async`], as `write_plane` must read a chunk to add one
+    /// plane to it.
+    pub chunk_z: usize,
     /// Physical pixel size of level 0 along (t, c, z, y, x).
     pub scale: [f64; 5],
     /// Unit of the space axes, e.g. `micrometer`.
@@ -103,6 +108,7 @@ impl ImageSpec {
             dtype,
             levels: 1,
             chunk_yx: [256, 256],
+            chunk_z: 1,
             scale: [1.0; 5],
             space_unit: None,
             time_unit: None,
@@ -144,6 +150,11 @@ impl ImageSpec {
         self.chunk_yx = [y.max(1), x.max(1)];
         self
     }
+    /// Set the number of planes per chunk along z.
+    pub fn with_chunk_depth(mut self, z: usize) -> Self {
+        self.chunk_z = z.max(1);
+        self
+    }
     /// Set the physical scale of level 0 and the units.
     pub fn with_scale(
         mut self,
@@ -181,8 +192,14 @@ impl ImageSpec {
             return bad(format!("{} levels: write 1 to 32", self.levels));
         }
         let [t, c, z, y, x] = self.shape;
-        let chunks = [1, 1, 1, self.chunk_yx[0].min(y), self.chunk_yx[1].min(x)];
-        if self.chunk_yx.contains(&0) {
+        let chunks = [
+            1,
+            1,
+            self.chunk_z.min(z),
+            self.chunk_yx[0].min(y),
+            self.chunk_yx[1].min(x),
+        ];
+        if self.chunk_yx.contains(&0) || self.chunk_z == 0 {
             return bad("chunks need at least one pixel each way".into());
         }
         super::pixels::check_sizes(self.shape, chunks, self.dtype.size()).or_else(|why| {
@@ -392,7 +409,7 @@ fn array_shape(spec: &ImageSpec, l: usize) -> (Vec<usize>, Vec<usize>) {
     let chunks = [
         1,
         1,
-        1,
+        spec.chunk_z.min(shape[2]),
         spec.chunk_yx[0].min(shape[3]),
         spec.chunk_yx[1].min(shape[4]),
     ];
@@ -587,9 +604,16 @@ impl ImageWriter {
         let storage = Arc::new(AsyncObjectStore::new(store.objects()));
         let mut arrays = Vec::with_capacity(spec.levels);
         for l in 0..spec.levels {
+            let json = match spec.version {
+                NgffVersion::V0_4 => v2_array_json(&spec, l),
+                NgffVersion::V0_5 => v3_array_json(&spec, l),
+            };
+            if resume.is_some() {
+                check_same_layout(&store, l, &json).await?;
+            }
             let meta = match spec.version {
-                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, v2_array_json(&spec, l))?),
-                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, v3_array_json(&spec, l))?),
+                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, json)?),
+                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, json)?),
             };
             let array = Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
                 .map_err(|e| write_err(&store, &l.to_string(), e))?;
@@ -729,6 +753,11 @@ impl ImageWriter {
         &self.spec
     }
 
+    /// The I/O runtime its writes run on.
+    pub(crate) fn runtime(&self) -> &crate::store::IoRuntime {
+        self.store.runtime()
+    }
+
     /// Where the image is written.
     pub fn location(&self) -> &str {
         self.store.location()
@@ -757,6 +786,20 @@ impl ImageWriter {
         z: usize,
         plane: Array2<T>,
     ) -> Result<()> {
+        self.write_block_async(t, c, z, vec![Some(plane)]).await
+    }
+
+    /// Write the planes (t, c, z0), (t, c, z0 + 1), ... at once, and their downsampled copies
+    /// in the other levels; a `None` leaves that plane as it is. A block that fills whole
+    /// chunks (see [`ImageSpec::chunk_z`]) is stored without reading anything back; planes
+    /// that fill a chunk only in part are merged into what the chunk holds.
+    pub async fn write_block_async<T: Element>(
+        &self,
+        t: usize,
+        c: usize,
+        z0: usize,
+        planes: Vec<Option<Array2<T>>>,
+    ) -> Result<()> {
         let spec = &self.spec;
         if T::DTYPE != spec.dtype {
             return Err(Error::TypeMismatch {
@@ -765,54 +808,109 @@ impl ImageWriter {
             });
         }
         let [st, sc, sz, sy, sx] = spec.shape;
-        if t >= st || c >= sc || z >= sz || plane.dim() != (sy, sx) {
+        let n = planes.len();
+        if t >= st || c >= sc || z0.checked_add(n).is_none_or(|end| end > sz) {
             return Err(Error::OutOfBounds(format!(
-                "plane t={t} c={c} z={z} of shape {:?} does not fit image shape {:?}",
-                plane.dim(),
+                "planes t={t} c={c} z={z0}..{} do not fit image shape {:?}",
+                z0.saturating_add(n),
                 spec.shape
             )));
         }
-        let mut current = plane;
-        let dims = spec.dims();
-        for (l, array) in self.arrays.iter().enumerate() {
-            if l > 0 {
-                let [_, _, _, h, w] = spec.level_shape(l);
-                current = downsample_to(&current, (h, w), spec.downsample);
-            }
-            let (h, w) = current.dim();
-            let at = [t as u64, c as u64, z as u64];
-            let ranges: Vec<std::ops::Range<u64>> = dims
-                .iter()
-                .map(|&k| match k {
-                    3 => 0..h as u64,
-                    4 => 0..w as u64,
-                    k => at[k]..at[k] + 1,
-                })
-                .collect();
-            let subset = ArraySubset::new_with_ranges(&ranges);
-            let stored: Vec<usize> = dims
-                .iter()
-                .map(|&k| match k {
-                    3 => h,
-                    4 => w,
-                    _ => 1,
-                })
-                .collect();
-            // In row-major order, whatever the caller's layout (a transposed plane is fine),
-            // so the reshape cannot fail.
-            let data = current
-                .as_standard_layout()
-                .into_owned()
-                .into_shape_with_order(ndarray::IxDyn(&stored))
-                .map_err(|e| {
-                    Error::Internal(format!("reshaping a ({h}, {w}) plane to {stored:?}: {e}"))
-                })?;
-            array
-                .async_store_array_subset(&subset, data)
-                .await
-                .map_err(|e| write_err(&self.store, &l.to_string(), e))?;
+        if let Some(p) = planes.iter().flatten().find(|p| p.dim() != (sy, sx)) {
+            return Err(Error::OutOfBounds(format!(
+                "a plane of shape {:?} does not fit image shape {:?}",
+                p.dim(),
+                spec.shape
+            )));
         }
-        self.plane_written(t, c, z).await
+        // Runs of consecutive planes given: each is one subset to store.
+        let mut runs: Vec<(usize, Vec<Array2<T>>)> = Vec::new();
+        let mut open = false;
+        for (i, p) in planes.into_iter().enumerate() {
+            match p {
+                Some(p) if open => {
+                    if let Some(run) = runs.last_mut() {
+                        run.1.push(p);
+                    }
+                }
+                Some(p) => {
+                    runs.push((z0 + i, vec![p]));
+                    open = true;
+                }
+                None => open = false,
+            }
+        }
+        let dims = spec.dims();
+        for (z, mut current) in runs {
+            let depth = current.len();
+            for (l, array) in self.arrays.iter().enumerate() {
+                let [_, _, _, h, w] = spec.level_shape(l);
+                if l > 0 {
+                    current = current
+                        .iter()
+                        .map(|p| downsample_to(p, (h, w), spec.downsample))
+                        .collect();
+                }
+                let at = [t as u64, c as u64, z as u64];
+                let ranges: Vec<std::ops::Range<u64>> = dims
+                    .iter()
+                    .map(|&k| match k {
+                        2 => at[2]..at[2] + depth as u64,
+                        3 => 0..h as u64,
+                        4 => 0..w as u64,
+                        k => at[k]..at[k] + 1,
+                    })
+                    .collect();
+                let subset = ArraySubset::new_with_ranges(&ranges);
+                let stored: Vec<usize> = dims
+                    .iter()
+                    .map(|&k| match k {
+                        2 => depth,
+                        3 => h,
+                        4 => w,
+                        _ => 1,
+                    })
+                    .collect();
+                // In row-major order, whatever the caller's layout (a transposed plane is
+                // fine), so the reshape cannot fail.
+                let mut flat = Vec::with_capacity(depth * h * w);
+                for p in &current {
+                    match p.as_slice() {
+                        Some(s) => flat.extend_from_slice(s),
+                        None => flat.extend(p.iter().copied()),
+                    }
+                }
+                if !dims.contains(&2) && depth != 1 {
+                    return Err(Error::Internal(format!(
+                        "{depth} planes at once in an image without a z axis"
+                    )));
+                }
+                let data = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&stored), flat).map_err(
+                    |e| {
+                        Error::Internal(format!(
+                            "reshaping {depth} ({h}, {w}) planes to {stored:?}: {e}"
+                        ))
+                    },
+                )?;
+                array
+                    .async_store_array_subset(&subset, data)
+                    .await
+                    .map_err(|e| write_err(&self.store, &l.to_string(), e))?;
+            }
+            for k in 0..depth {
+                self.plane_written(t, c, z + k).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether plane `index` ((t, c, z) in raster order) is written: its data is stored in
+    /// every level, or an earlier run recorded it ([`ImageWriter::mark_written`]).
+    pub(crate) fn is_written(&self, index: u64) -> bool {
+        self.commit.written.lock().is_ok_and(|w| {
+            w.0.get((index / 64) as usize)
+                .is_some_and(|word| word & (1 << (index % 64)) != 0)
+        })
     }
 
     /// Create a label image `labels/<name>` at the image location `location` (which need not
@@ -916,6 +1014,35 @@ pub(crate) enum Existing {
     Replace,
     /// Go on with it: these planes (one bit each) are already committed.
     Resume(Vec<u64>),
+}
+
+/// Refuse to resume level `l` of an image whose stored array has another shape, type or
+/// chunking than `ours` (one started by another version of omeflow): its chunks would be
+/// read with the wrong grid.
+async fn check_same_layout(store: &Store, l: usize, ours: &Value) -> Result<()> {
+    let theirs = match super::array::read_node(store, &l.to_string()).await? {
+        Some(super::array::NodeMeta::ArrayV2(v) | super::array::NodeMeta::ArrayV3(v)) => v,
+        Some(super::array::NodeMeta::Group { .. }) => Value::Null,
+        None => return Ok(()),
+    };
+    let keys = [
+        "shape",
+        "chunks",
+        "chunk_grid",
+        "dtype",
+        "data_type",
+        "zarr_format",
+    ];
+    if keys.iter().all(|k| theirs.get(k) == ours.get(k)) {
+        return Ok(());
+    }
+    Err(Error::Write {
+        location: store.location().to_string(),
+        reason: format!(
+            "level {l} there has another shape, type or chunking than this run writes (started \
+             by another version of omeflow?); rerun with --overwrite to write it again"
+        ),
+    })
 }
 
 /// Create (or replace, or resume) the label image `labels/<name>` at the root of `store`, with
@@ -1176,6 +1303,20 @@ mod tests {
     }
 
     /// A plane of only the fill value leaves no chunk file (labels of empty planes cost nothing).
+    #[test]
+    fn a_resume_with_other_chunks_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("r.zarr").to_string_lossy().into_owned();
+        let spec = ImageSpec::new([1, 1, 8, 8, 8], DType::I32);
+        let w = ImageWriter::create(&loc, spec.clone()).unwrap();
+        w.write_plane(0, 0, 0, &Array2::<i32>::ones((8, 8)))
+            .unwrap();
+        // The same spec goes on; planes 4 deep would read the old chunks with the wrong grid.
+        ImageWriter::resume(&loc, spec.clone()).unwrap();
+        let e = ImageWriter::resume(&loc, spec.with_chunk_depth(4)).unwrap_err();
+        assert!(e.to_string().contains("--overwrite"), "{e}");
+    }
+
     #[test]
     fn empty_chunks_are_not_written() {
         let dir = tempfile::tempdir().unwrap();

@@ -78,12 +78,47 @@ struct Open {
     failures: Vec<TaskFailure>,
 }
 
-/// A task whose labels are stored, waiting for its turn in the record.
+/// A task whose labels are stored or waiting for the rest of their chunk, and for its turn in
+/// the record.
 struct Done {
+    plane: PlaneKey,
     key: u64,
     count: usize,
     rows: String,
     row_count: u64,
+}
+
+impl Open {
+    /// Record the tasks whose turn has come, as far as their labels are stored.
+    fn advance(&mut self) -> Result<()> {
+        while let Some(next) = self.next {
+            match self.waiting.get(&next) {
+                None => break,
+                Some(Some(d)) if !self.labels.is_written(&d.plane) => break,
+                Some(_) => {}
+            }
+            let Some(done) = self.waiting.remove(&next) else {
+                break;
+            };
+            match done {
+                Some(d) => {
+                    self.record.add_keyed(
+                        next as u64,
+                        d.key,
+                        Value::from(d.count),
+                        d.rows.as_bytes(),
+                        d.row_count,
+                    )?;
+                    self.planes[next] = d.key;
+                    self.counts[next] = d.count.min(u32::MAX as usize) as u32;
+                }
+                // A failed task is not done: the part stops before it, and a rerun tries again.
+                None => self.record.flush()?,
+            }
+            self.next = self.expected.next();
+        }
+        Ok(())
+    }
 }
 
 /// Not a plane: the mark of a task that is not done in [`Segmentations`].
@@ -193,7 +228,9 @@ impl Sink<Segmentation> for LabelSink {
         } else {
             Existing::Resume(Vec::new())
         };
-        let written = Labels::open(&target, &self.name, existing)?;
+        // Tasks name their planes only in their results: a chunk waits for every plane of it
+        // not yet written, and is stored with what it has when the run ends.
+        let written = Labels::open(&target, &self.name, existing, Box::new(|_, _, _| true))?;
         if self.overwrite {
             checkpoint::delete(&store)?;
         }
@@ -275,8 +312,6 @@ impl Sink<Segmentation> for LabelSink {
         });
         let done = match outcome {
             Ok((key, s)) => {
-                // A storage error stops the run: the next planes would fail the same way.
-                open.labels.write(&key, &s.labels)?;
                 let (rows, row_count) = if with_table {
                     let props = measurements(&s);
                     (
@@ -286,9 +321,13 @@ impl Sink<Segmentation> for LabelSink {
                 } else {
                     (String::new(), 0)
                 };
+                let count = s.count;
+                // A storage error stops the run: the next planes would fail the same way.
+                open.labels.write(&key, s.labels)?;
                 Some(Done {
+                    plane: key,
                     key: ((key.t as u64 * lc as u64) + key.c as u64) * lz as u64 + key.z as u64,
-                    count: s.count,
+                    count,
                     rows,
                     row_count,
                 })
@@ -299,32 +338,13 @@ impl Sink<Segmentation> for LabelSink {
             }
         };
         open.waiting.insert(index, done);
-        while let Some(next) = open.next {
-            let Some(done) = open.waiting.remove(&next) else {
-                break;
-            };
-            match done {
-                Some(d) => {
-                    open.record.add_keyed(
-                        next as u64,
-                        d.key,
-                        Value::from(d.count),
-                        d.rows.as_bytes(),
-                        d.row_count,
-                    )?;
-                    open.planes[next] = d.key;
-                    open.counts[next] = d.count.min(u32::MAX as usize) as u32;
-                }
-                // A failed task is not done: the part stops before it, and a rerun tries again.
-                None => open.record.flush()?,
-            }
-            open.next = open.expected.next();
-        }
-        Ok(())
+        open.advance()
     }
 
     fn stopped(&mut self) {
         if let Some(open) = &mut self.open {
+            let _ = open.labels.flush();
+            let _ = open.advance();
             let _ = open.record.flush();
         }
     }
@@ -339,6 +359,8 @@ impl Sink<Segmentation> for LabelSink {
                 "a LabelSink finished before it started".into(),
             ));
         };
+        open.labels.flush()?;
+        open.advance()?;
         open.record.flush()?;
         let complete = open.failures.is_empty() && open.planes.iter().all(|&p| p != NOT_DONE);
         let mut table_rows = 0;

@@ -216,7 +216,11 @@ pub fn run(
         Checkpoint::check(store, &job.fingerprint())?;
     }
     let labels = match &target {
-        Some(t) => Some(Labels::open(t, &job.labels_name, existing)?),
+        Some(t) => {
+            let asked = planes.clone();
+            let expect = Box::new(move |t, c, z| asked.contains(t, c, z));
+            Some(Labels::open(t, &job.labels_name, existing, expect)?)
+        }
         None => None,
     };
     let record = match record_store {
@@ -270,12 +274,15 @@ pub fn run(
         planes.read(&px, window),
         |_, key, plane| worker.plane(key, plane),
         |key, out| {
-            if let Err(e) = sink.record(key, out) {
+            if let Err(e) = sink.record(key, out, labels.as_ref()) {
                 return Flow::Stop(e);
             }
             recorded += 1;
             if super::interrupted() {
-                let kept = sink.flush().map(|()| resumed + sink.recorded());
+                let kept = sink
+                    .settle(labels.as_ref())
+                    .and_then(|()| sink.flush())
+                    .map(|()| resumed + sink.recorded());
                 return Flow::Stop(match (kept, &where_) {
                     (Ok(n), Some(at)) => Error::Interrupted(format!(
                         "{n} of {all} planes are done and recorded in {at}; run the same command \
@@ -292,6 +299,7 @@ pub fn run(
     );
     if let Err(e) = ran {
         // What finished is kept for the rerun, whatever stopped this one.
+        let _ = sink.settle(labels.as_ref());
         let _ = sink.flush();
         return Err(e);
     }

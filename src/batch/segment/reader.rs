@@ -82,6 +82,11 @@ impl Planes {
         })
     }
 
+    /// Whether plane (t, c, z) is in the job's ranges (done or not).
+    pub(crate) fn contains(&self, t: usize, c: usize, z: usize) -> bool {
+        self.t.contains(&t) && self.c.contains(&c) && self.z.contains(&z)
+    }
+
     /// How many planes are still to do.
     pub(crate) fn todo_len(&self) -> usize {
         match &self.done {

@@ -13,21 +13,30 @@ use super::worker::PlaneResult;
 use super::PlaneSummary;
 use crate::batch::checkpoint::Checkpoint;
 use crate::batch::table::{rows_text, TableFormat, TableWriter};
+use crate::ngff::blocks::{BlockWriter, Expect};
 use crate::ngff::labels::LabelTarget;
-use crate::ngff::writer::{create_label, Existing, ImageWriter};
+use crate::ngff::writer::{create_label, Existing};
 use crate::store::Store;
 use crate::{Error, Result};
 use serde_json::Value;
 
-/// The label image of a run.
+/// The label image of a run, its planes gathered into chunks of several planes along z.
 pub(crate) struct Labels {
-    writer: ImageWriter,
+    blocks: BlockWriter<i32>,
 }
+
+/// At most this many bytes of label planes wait for the rest of their chunk.
+const PENDING_BYTES: usize = 64 << 20;
 
 impl Labels {
     /// `labels/<name>` at `target`: created, replaced (`--overwrite`), or resumed with the
-    /// planes `done` has.
-    pub(crate) fn open(target: &LabelTarget, name: &str, existing: Existing) -> Result<Self> {
+    /// planes `done` has; `expect` says which planes this run brings (see [`BlockWriter`]).
+    pub(crate) fn open(
+        target: &LabelTarget,
+        name: &str,
+        existing: Existing,
+        expect: Expect,
+    ) -> Result<Self> {
         crate::ngff::writer::check_label_name(name)?;
         let store = target.open_store()?;
         let spec = target.spec.clone();
@@ -38,21 +47,49 @@ impl Labels {
         let writer = rt.block_on(async move {
             create_label(store, spec, &name, &source, beside, existing).await
         })?;
-        Ok(Labels { writer })
+        let [_, _, _, y, x] = writer.spec().shape;
+        let block_bytes = writer
+            .spec()
+            .chunk_z
+            .saturating_mul(y)
+            .saturating_mul(x)
+            .saturating_mul(4)
+            .max(1);
+        let max_pending = (PENDING_BYTES / block_bytes).max(4);
+        Ok(Labels {
+            blocks: BlockWriter::new(writer, expect, max_pending),
+        })
     }
 
     /// Count the planes an earlier run recorded as written.
     pub(crate) fn mark_written(&self, bits: &[u64]) -> Result<()> {
-        self.writer.mark_written(bits)
+        self.blocks.writer().mark_written(bits)
     }
 
     /// Commit the label image (its metadata last), once every plane is written.
     pub(crate) fn finish(self) -> Result<()> {
-        self.writer.finish()
+        self.blocks.flush()?;
+        self.blocks.writer().finish()
     }
 
-    pub(crate) fn write(&self, key: &PlaneKey, labels: &ndarray::Array2<i32>) -> Result<()> {
-        self.writer.write_plane(key.t, key.c, key.z, labels)
+    /// Add a plane's labels; they are stored when their chunk is whole (or at [`Labels::flush`]).
+    pub(crate) fn write(&self, key: &PlaneKey, labels: ndarray::Array2<i32>) -> Result<()> {
+        self.blocks.put(key.t, key.c, key.z, labels)
+    }
+
+    /// A plane that failed: its chunk is stored without it.
+    pub(crate) fn miss(&self, key: &PlaneKey) -> Result<()> {
+        self.blocks.miss(key.t, key.c, key.z)
+    }
+
+    /// Whether a plane's labels are stored (so the record may count it).
+    pub(crate) fn is_written(&self, key: &PlaneKey) -> bool {
+        self.blocks.is_written(key.t, key.c, key.z)
+    }
+
+    /// Store the planes still waiting for the rest of their chunk.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.blocks.flush()
     }
 }
 
@@ -115,15 +152,33 @@ impl Sink {
         ((k.t as u64 * c as u64) + k.c as u64) * z as u64 + k.z as u64
     }
 
-    /// Take one plane's outcome (in any order) and record those whose turn has come. An output
-    /// that fails stops the run (`Err`); a plane that could not be read or segmented is kept as
-    /// a failed plane (not recorded as done) and the others go on.
-    pub(crate) fn record(&mut self, key: PlaneKey, out: Result<PlaneResult>) -> Result<()> {
+    /// Take one plane's outcome (in any order) and record those whose turn has come and whose
+    /// labels are stored. An output that fails stops the run (`Err`); a plane that could not be
+    /// read or segmented is kept as a failed plane (not recorded as done) and the others go on.
+    pub(crate) fn record(
+        &mut self,
+        key: PlaneKey,
+        out: Result<PlaneResult>,
+        labels: Option<&Labels>,
+    ) -> Result<()> {
         if let Err(e @ (Error::Write { .. } | Error::Io { .. })) = out {
             return Err(e);
         }
+        if let (Err(_), Some(labels)) = (&out, labels) {
+            labels.miss(&key)?;
+        }
         self.waiting.insert(key, out);
+        self.advance(labels)
+    }
+
+    /// Record the planes whose turn has come, as far as their labels are stored.
+    fn advance(&mut self, labels: Option<&Labels>) -> Result<()> {
         while let Some(next) = self.next {
+            match self.waiting.get(&next) {
+                None => break,
+                Some(Ok(_)) if labels.is_some_and(|l| !l.is_written(&next)) => break,
+                Some(_) => {}
+            }
             let Some(out) = self.waiting.remove(&next) else {
                 break;
             };
@@ -131,6 +186,15 @@ impl Sink {
             self.next = self.expected.next();
         }
         Ok(())
+    }
+
+    /// Store the labels still waiting for the rest of their chunk and record every plane
+    /// that had come: when the run ends or stops.
+    pub(crate) fn settle(&mut self, labels: Option<&Labels>) -> Result<()> {
+        if let Some(l) = labels {
+            l.flush()?;
+        }
+        self.advance(labels)
     }
 
     fn in_turn(&mut self, key: PlaneKey, out: Result<PlaneResult>) -> Result<()> {
@@ -192,6 +256,7 @@ impl Sink {
     /// incomplete, to be finished by a rerun. Returns every plane's summary, those of earlier
     /// runs included, and the table's rows.
     pub(crate) fn finish(mut self, labels: Option<Labels>) -> Result<(Vec<PlaneSummary>, u64)> {
+        self.settle(labels.as_ref())?;
         self.flush()?;
         let [_, sc, sz] = self.level;
         if let Some(record) = &self.record {

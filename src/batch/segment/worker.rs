@@ -59,7 +59,7 @@ impl<'a> Worker<'a> {
             s.push(scratch);
         }
         if let Some(labels) = self.labels {
-            labels.write(key, &seg.labels)?;
+            labels.write(key, seg.labels)?;
         }
         Ok(PlaneResult {
             count: seg.count,

@@ -90,10 +90,16 @@ fn print_segment(
             o.planes_per_second,
             o.total_objects
         );
-        for p in o.planes.iter().take(10) {
+        if !o.all_planes_listed {
+            println!(
+                "  (planes are listed up to {}; the table, --table-out, has every object)",
+                omeflow::batch::segment::LISTED_PLANES
+            );
+        }
+        for p in o.planes.iter().filter(|_| o.all_planes_listed).take(10) {
             println!("  t:{}, c:{}, z:{}  {} objects", p.t, p.c, p.z, p.objects);
         }
-        if o.planes.len() > 10 {
+        if o.all_planes_listed && o.planes.len() > 10 {
             println!(
                 "  ... ({} more planes; --json for all)",
                 o.planes.len() - 10

@@ -38,6 +38,11 @@ use sink::{Labels, Sink};
 use worker::Worker;
 
 pub use into_labels::{LabelSink, Segmentations};
+pub use sink::LISTED_PLANES;
+
+fn yes() -> bool {
+    true
+}
 
 /// What to segment and where results go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,8 +166,12 @@ pub struct SegmentOutcome {
     pub total_objects: u64,
     /// Throughput.
     pub planes_per_second: f64,
-    /// Every plane, ordered by (t, c, z).
+    /// Every plane, ordered by (t, c, z), when the job has at most [`LISTED_PLANES`]; past
+    /// that, only the failed planes (every plane's count is in the table and the record).
     pub planes: Vec<PlaneSummary>,
+    /// Whether `planes` lists every plane (false past [`LISTED_PLANES`]).
+    #[serde(default = "yes")]
+    pub all_planes_listed: bool,
     /// Where label images were written.
     pub labels_out: Option<String>,
     /// Where the table was written, and its row count.
@@ -305,20 +314,21 @@ pub fn run(
     }
     let seconds = start.elapsed().as_secs_f64();
     drop(worker);
-    let (planes, table_rows) = sink.finish(labels)?;
+    let tally = sink.finish(labels)?;
     Ok(Report {
         source,
         level: job.level,
         seconds,
         outcome: SegmentOutcome {
-            plane_count: planes.len(),
-            failed: planes.iter().filter(|p| p.error.is_some()).count(),
-            total_objects: planes.iter().map(|p| p.objects as u64).sum(),
-            planes_per_second: (planes.len() as u64 - resumed) as f64 / seconds.max(1e-9),
-            planes,
+            plane_count: tally.plane_count as usize,
+            failed: tally.failed as usize,
+            total_objects: tally.total_objects,
+            planes_per_second: tally.plane_count.saturating_sub(resumed) as f64 / seconds.max(1e-9),
+            planes: tally.planes,
+            all_planes_listed: tally.listed,
             labels_out: job.labels_out.as_deref().map(redact),
             table_out: job.table_out.clone(),
-            table_rows,
+            table_rows: tally.table_rows,
             resumed_planes: resumed,
         },
     })

@@ -119,7 +119,27 @@ pub(crate) struct Sink {
     expected: Box<dyn Iterator<Item = PlaneKey> + Send>,
     next: Option<PlaneKey>,
     waiting: BTreeMap<PlaneKey, Result<PlaneResult>>,
+    /// Every plane's summary when the job lists them ([`LISTED_PLANES`]), else failed ones only.
+    planes: Vec<PlaneSummary>,
+    list: bool,
+    /// Planes done and their objects, this run's (without a record, the report's only source).
+    done: u64,
+    objects: u64,
+}
+
+/// A report lists every plane's summary up to this many planes; past it, only failed planes
+/// (the counts of all are in the table and the progress record), so that a run of a million
+/// planes keeps in memory what it keeps for ten thousand.
+pub const LISTED_PLANES: usize = 1 << 16;
+
+/// What a run's outputs say once it ends: what the report shows.
+pub(crate) struct Tally {
     pub(crate) planes: Vec<PlaneSummary>,
+    pub(crate) plane_count: u64,
+    pub(crate) failed: u64,
+    pub(crate) total_objects: u64,
+    pub(crate) listed: bool,
+    pub(crate) table_rows: u64,
 }
 
 impl Sink {
@@ -143,7 +163,10 @@ impl Sink {
             expected,
             next,
             waiting: BTreeMap::new(),
-            planes: Vec::with_capacity(planes.len().min(1 << 20)),
+            planes: Vec::new(),
+            list: planes.len() <= LISTED_PLANES,
+            done: 0,
+            objects: 0,
         })
     }
 
@@ -234,7 +257,14 @@ impl Sink {
                 }
             }
         };
-        self.planes.push(summary);
+        if summary.error.is_none() {
+            self.done += 1;
+            self.objects += summary.objects as u64;
+        }
+        // With a record, the summaries of planes done come from it at the end.
+        if summary.error.is_some() || (self.list && self.record.is_none()) {
+            self.planes.push(summary);
+        }
         Ok(())
     }
 
@@ -253,38 +283,37 @@ impl Sink {
 
     /// Commit the outputs when every plane succeeded (the record's rows, in plane order, become
     /// the table; the label image is committed); a run with failed planes leaves them
-    /// incomplete, to be finished by a rerun. Returns every plane's summary, those of earlier
-    /// runs included, and the table's rows.
-    pub(crate) fn finish(mut self, labels: Option<Labels>) -> Result<(Vec<PlaneSummary>, u64)> {
+    /// incomplete, to be finished by a rerun. Returns the summaries the report lists (every
+    /// plane, those of earlier runs included, up to [`LISTED_PLANES`]), the counts and the
+    /// table's rows.
+    pub(crate) fn finish(mut self, labels: Option<Labels>) -> Result<Tally> {
         self.settle(labels.as_ref())?;
         self.flush()?;
         let [_, sc, sz] = self.level;
+        let failed = self.planes.iter().filter(|p| p.error.is_some()).count() as u64;
+        let (mut plane_count, mut total_objects) = (self.done, self.objects);
         if let Some(record) = &self.record {
             // Every plane done, this run's and earlier runs', is in the record; failures are not.
-            let failed: Vec<PlaneSummary> = self
-                .planes
-                .drain(..)
-                .filter(|p| p.error.is_some())
-                .collect();
-            self.planes = record
-                .done()
-                .map(|(i, objects)| {
-                    let objects = objects.as_u64().unwrap_or(0);
+            (plane_count, total_objects) = (0, 0);
+            for (i, objects) in record.done() {
+                let objects = objects.as_u64().unwrap_or(0);
+                plane_count += 1;
+                total_objects += objects;
+                if self.list {
                     let (z, rest) = ((i % sz as u64) as usize, i / sz as u64);
-                    PlaneSummary {
+                    self.planes.push(PlaneSummary {
                         t: (rest / sc as u64) as usize,
                         c: (rest % sc as u64) as usize,
                         z,
                         objects: objects as usize,
                         error: None,
-                    }
-                })
-                .collect();
-            self.planes.extend(failed);
+                    });
+                }
+            }
         }
         self.planes.sort_by_key(|p| (p.t, p.c, p.z));
-        let all_ok = self.planes.iter().all(|p| p.error.is_none());
-        let rows = match (&self.table, &self.record) {
+        let all_ok = failed == 0;
+        let table_rows = match (&self.table, &self.record) {
             (Some((path, _)), Some(record)) if all_ok => {
                 let mut table = TableWriter::create(path)?;
                 record.for_each_rows(|text, n| table.add_text(text, n))?;
@@ -297,6 +326,55 @@ impl Sink {
                 labels.finish()?;
             }
         }
-        Ok((self.planes, rows))
+        Ok(Tally {
+            planes: self.planes,
+            plane_count: plane_count + failed,
+            failed,
+            total_objects,
+            listed: self.list,
+            table_rows,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(planes: usize) -> Tally {
+        let p = Planes::new([1, 1, planes, 8, 8], &None, &None, &None).unwrap();
+        let mut sink = Sink::new(None, None, [1, 1, planes], &p).unwrap();
+        for k in p.todo() {
+            let out = if k.z == 7 {
+                Err(Error::InvalidArgument("a plane that fails".into()))
+            } else {
+                Ok(PlaneResult {
+                    count: 2,
+                    props: Vec::new(),
+                })
+            };
+            sink.record(k, out, None).unwrap();
+        }
+        sink.finish(None).unwrap()
+    }
+
+    #[test]
+    fn past_the_listed_planes_only_failures_are_kept() {
+        let small = run(100);
+        assert!(small.listed);
+        assert_eq!(small.planes.len(), 100);
+        assert_eq!(
+            (small.plane_count, small.failed, small.total_objects),
+            (100, 1, 198)
+        );
+        let big = run(LISTED_PLANES + 10);
+        assert!(!big.listed);
+        assert_eq!(big.planes.len(), 1, "only the failed plane");
+        assert_eq!(big.planes[0].z, 7);
+        let n = (LISTED_PLANES + 10) as u64;
+        assert_eq!(
+            (big.plane_count, big.failed, big.total_objects),
+            (n, 1, 2 * (n - 1))
+        );
     }
 }

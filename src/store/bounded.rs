@@ -41,6 +41,11 @@ pub(crate) struct BoundedStore {
     local: Option<std::path::PathBuf>,
 }
 
+/// Local reads longer than this go to the inner store's blocking pool: a level-0 chunk of
+/// several MB, or a shard, would hold an I/O thread (and the reads queued behind it) for the
+/// length of the read.
+const INLINE_BYTES: u64 = 1 << 20;
+
 impl BoundedStore {
     pub(crate) fn new(inner: Arc<dyn ObjectStore>, bounds: Bounds) -> Self {
         Self {
@@ -75,13 +80,15 @@ impl BoundedStore {
     }
 
     /// A whole file, or `range` of it, read on this thread; `NotFound` when it is missing or
-    /// not a file (a folder). A link is followed, as `LocalFileSystem` follows it.
+    /// not a file (a folder); `None` when the read is too long to hold this thread for
+    /// (the inner store does it on its blocking pool). A link is followed, as
+    /// `LocalFileSystem` follows it, and a range past the end is cut at the end, as there.
     fn read_local(
         &self,
         location: &Path,
         file: &std::path::Path,
         range: Option<Range<u64>>,
-    ) -> object_store::Result<GetResult> {
+    ) -> object_store::Result<Option<GetResult>> {
         use std::io::{Read, Seek, SeekFrom};
         let io = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -106,7 +113,7 @@ impl BoundedStore {
         }
         let size = meta.len();
         let range = range.unwrap_or(0..size);
-        if range.start > size || range.end > size {
+        if range.start > size || (range.start == size && range.end > range.start) {
             return Err(object_store::Error::Generic {
                 store: "LocalFileSystem",
                 source: format!(
@@ -118,15 +125,19 @@ impl BoundedStore {
                 .into(),
             });
         }
+        let range = range.start..range.end.min(size);
         let len = range.end - range.start;
         if len > self.bounds.max_bytes {
             return Err(self.too_large(location, len));
+        }
+        if len > INLINE_BYTES {
+            return Ok(None);
         }
         let mut buf = vec![0u8; len as usize];
         f.seek(SeekFrom::Start(range.start)).map_err(io)?;
         f.read_exact(&mut buf).map_err(io)?;
         let body = Bytes::from(buf);
-        Ok(GetResult {
+        Ok(Some(GetResult {
             payload: GetResultPayload::Stream(
                 futures::stream::once(async move { Ok(body) }).boxed(),
             ),
@@ -141,7 +152,7 @@ impl BoundedStore {
             range,
             attributes: Default::default(),
             extensions: Default::default(),
-        })
+        }))
     }
 
     fn too_large(&self, location: &Path, len: u64) -> object_store::Error {
@@ -271,9 +282,15 @@ impl ObjectStore for BoundedStore {
         if plain {
             if let Some(file) = self.local_file(location) {
                 match &options.range {
-                    None => return self.read_local(location, &file, None),
+                    None => {
+                        if let Some(got) = self.read_local(location, &file, None)? {
+                            return Ok(got);
+                        }
+                    }
                     Some(object_store::GetRange::Bounded(r)) => {
-                        return self.read_local(location, &file, Some(r.clone()))
+                        if let Some(got) = self.read_local(location, &file, Some(r.clone()))? {
+                            return Ok(got);
+                        }
                     }
                     Some(_) => {}
                 }
@@ -394,5 +411,53 @@ mod tests {
         assert!(e.to_string().contains("ends before it starts"), "{e}");
         let got = s.get_ranges(&path, &[0..8, 8..16]).await.unwrap();
         assert_eq!(got.len(), 2);
+    }
+
+    /// Reads done here give what `LocalFileSystem` gives: small files inline, a file past
+    /// `INLINE_BYTES` through the inner store, a range past the end cut at the end.
+    #[tokio::test]
+    async fn local_reads_match_the_local_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small"), [3u8; 100]).unwrap();
+        let big: Vec<u8> = (0..(INLINE_BYTES + 10)).map(|i| i as u8).collect();
+        std::fs::write(dir.path().join("big"), &big).unwrap();
+        let fs: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+        let ours = BoundedStore::new(
+            fs.clone(),
+            Bounds {
+                max_bytes: 8 << 20,
+                retries: 0,
+                backoff: Duration::from_millis(1),
+            },
+        )
+        .with_local_root(dir.path().to_path_buf());
+        async fn read(
+            s: &dyn ObjectStore,
+            key: &str,
+            range: Option<Range<u64>>,
+        ) -> std::result::Result<Vec<u8>, bool> {
+            let options = GetOptions {
+                range: range.map(object_store::GetRange::Bounded),
+                ..Default::default()
+            };
+            match s.get_opts(&Path::from(key), options).await {
+                Ok(got) => Ok(got.bytes().await.unwrap().to_vec()),
+                Err(e) => Err(matches!(e, object_store::Error::NotFound { .. })),
+            }
+        }
+        for (key, range) in [
+            ("small", None),
+            ("small", Some(10..20)),
+            ("small", Some(90..200)),
+            ("big", None),
+            ("big", Some(5..INLINE_BYTES + 5)),
+            ("missing", None),
+        ] {
+            let a = read(&ours, key, range.clone()).await;
+            let b = read(fs.as_ref(), key, range.clone()).await;
+            assert_eq!(a, b, "{key} {range:?}");
+        }
+        assert_eq!(read(&ours, "big", None).await.unwrap(), big);
     }
 }

@@ -555,3 +555,113 @@ fn a_notebook_compute_into_labels_resumes_to_the_cli_bytes() {
     assert!(refused.to_string().contains("tasks"), "{refused}");
     assert!(tree(&out) == a, "a refused run changed the output");
 }
+
+/// The tasks of the notebook's `compute` into a label image: every plane of `image`, each
+/// counted in `ran` and slowed by `pause` (so a kill lands in the middle of the run).
+fn notebook_tasks(
+    image: &Path,
+    planes: usize,
+    pause: Duration,
+    ran: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Vec<omeflow::prelude::Delayed<omeflow::prelude::Segmentation>> {
+    use omeflow::prelude::*;
+    let data = open_image(&s(image)).unwrap().level(0).unwrap();
+    (0..planes)
+        .map(|z| {
+            let (d, ran) = (data.clone(), ran.clone());
+            delayed(plane_name(0, 0, z), move || {
+                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(pause);
+                let plane: Array2<u16> = d.plane_as(0, 0, z)?;
+                Ok::<_, Error>(segment(&plane, &SegmentParams::default())?.at(0, 0, z))
+            })
+        })
+        .collect()
+}
+
+const KILLED_COMPUTE_CHILD: &str = "OMEFLOW_TEST_KILLED_COMPUTE_OUT";
+
+/// A notebook's kernel killed (kill -9) in the middle of a `compute` into a label image, then
+/// the same cell run again: it goes on from the record, computes only the planes not recorded,
+/// and ends with the CLI's labels and table, byte for byte.
+#[test]
+fn a_killed_notebook_compute_resumes_to_the_cli_bytes() {
+    use omeflow::prelude::*;
+    // Chunks of 32 planes, two threads working from both halves of the task list: the record
+    // moves once a chunk is whole, so the run needs several chunks per half.
+    let planes = 256;
+    if let Ok(out) = std::env::var(KILLED_COMPUTE_CHILD) {
+        // The child: the kernel that gets killed.
+        let out = Path::new(&out);
+        let image = out.with_file_name("img.zarr");
+        let data = open_image(&s(&image)).unwrap().level(0).unwrap();
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks = notebook_tasks(&image, planes, Duration::from_millis(50), ran);
+        let sink = LabelSink::beside(&data, s(out))
+            .unwrap()
+            .table(out.with_extension("csv"))
+            .unwrap();
+        let _ = Compute::new().quiet().to(sink, tasks);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("img.zarr");
+    nuclei_image(&image, planes, NgffVersion::V0_4);
+    let (cli_out, cli_table) = (dir.path().join("cli.zarr"), dir.path().join("cli.csv"));
+    let o = self::segment(&args(&image, &cli_out, &cli_table, &[]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let out = dir.path().join("nb.zarr");
+    let labels = out.join("labels/segmentation");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_notebook_compute_resumes_to_the_cli_bytes",
+            "--nocapture",
+        ])
+        .env(KILLED_COMPUTE_CHILD, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once part of the work is recorded, well before the end.
+    let start = std::time::Instant::now();
+    while recorded(&labels) == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the child ended before it was killed");
+    let before = recorded(&labels);
+    assert!(
+        before > 0 && before < planes as u64,
+        "{before} planes recorded"
+    );
+
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let data = open_image(&s(&image)).unwrap().level(0).unwrap();
+    let table = out.with_extension("csv");
+    let sink = LabelSink::beside(&data, s(&out))
+        .unwrap()
+        .table(&table)
+        .unwrap();
+    let tasks = notebook_tasks(&image, planes, Duration::ZERO, ran.clone());
+    let again = Compute::new().quiet().to(sink, tasks).unwrap();
+    assert!(again.is_complete(), "{}", again.where_text());
+    assert_eq!(again.resumed(), before);
+    assert_eq!(
+        ran.load(std::sync::atomic::Ordering::SeqCst) as u64,
+        planes as u64 - before,
+        "the rerun computed a recorded plane again"
+    );
+    assert_eq!(
+        std::fs::read(&table).unwrap(),
+        std::fs::read(&cli_table).unwrap()
+    );
+    let (a, b) = (tree(&out), tree(&cli_out));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs from the CLI's");
+    }
+}

@@ -4,8 +4,11 @@
 //! chunk is different and compresses like real data.
 //!
 //! ```text
-//! cargo run --release --example bench_image -- OUT.zarr T Z [Y X]
+//! cargo run --release --example bench_image -- OUT.zarr T Z [Y X [CHUNK_Y CHUNK_X]]
 //! ```
+//!
+//! With Y X of 2048 2169 and chunks of 1024 1024 it is shaped like level 0 of the same image
+//! (`bench/python/level0_slab.py`).
 
 use ndarray::Array2;
 use omeflow::ngff::writer::{ImageSpec, ImageWriter};
@@ -57,7 +60,8 @@ fn main() -> omeflow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "bench.zarr".into());
     let (t, z, ny, nx) = (arg(2, 532), arg(3, 988), arg(4, 128), arg(5, 135));
-    let spec = ImageSpec::new([t, 2, z, ny, nx], DType::U16).with_chunks(ny, nx);
+    let (cy, cx) = (arg(6, ny), arg(7, nx));
+    let spec = ImageSpec::new([t, 2, z, ny, nx], DType::U16).with_chunks(cy, cx);
     let w = ImageWriter::create(&out, spec)?;
     let started = std::time::Instant::now();
     let total = (t * 2 * z) as u64;

@@ -528,15 +528,7 @@ fn a_notebook_compute_into_labels_resumes_to_the_cli_bytes() {
     assert!(second.is_complete(), "{}", second.where_text());
     assert_eq!(second.resumed(), (planes - failed) as u64);
     assert_eq!(second.len(), planes);
-    assert_eq!(
-        std::fs::read(&table).unwrap(),
-        std::fs::read(&cli_table).unwrap()
-    );
-    let (a, b) = (tree(&out), tree(&cli_out));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (k, v) in &a {
-        assert!(v == &b[k], "{k} differs from the CLI's");
-    }
+    let a = same_as_the_cli(&out, &table, &cli_out, &cli_table);
     // A plane read back from disk is the one computed.
     let back = second.get(0, 0, 5).unwrap();
     let plane: Array2<u16> = data.plane_as(0, 0, 5).unwrap();
@@ -554,6 +546,26 @@ fn a_notebook_compute_into_labels_resumes_to_the_cli_bytes() {
     let refused = Compute::new().quiet().to(sink(), fewer).unwrap_err();
     assert!(refused.to_string().contains("tasks"), "{refused}");
     assert!(tree(&out) == a, "a refused run changed the output");
+}
+
+/// Check that a notebook's label image and table equal the CLI's, byte for byte; returns the
+/// notebook's files.
+fn same_as_the_cli(
+    out: &Path,
+    table: &Path,
+    cli_out: &Path,
+    cli_table: &Path,
+) -> BTreeMap<String, Vec<u8>> {
+    assert_eq!(
+        std::fs::read(table).unwrap(),
+        std::fs::read(cli_table).unwrap()
+    );
+    let (a, b) = (tree(out), tree(cli_out));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs from the CLI's");
+    }
+    a
 }
 
 /// The tasks of the notebook's `compute` into a label image: every plane of `image`, each
@@ -655,13 +667,5 @@ fn a_killed_notebook_compute_resumes_to_the_cli_bytes() {
         planes as u64 - before,
         "the rerun computed a recorded plane again"
     );
-    assert_eq!(
-        std::fs::read(&table).unwrap(),
-        std::fs::read(&cli_table).unwrap()
-    );
-    let (a, b) = (tree(&out), tree(&cli_out));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (k, v) in &a {
-        assert!(v == &b[k], "{k} differs from the CLI's");
-    }
+    same_as_the_cli(&out, &table, &cli_out, &cli_table);
 }

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from whole_image import du, last_json, run_sampled  # noqa: E402
+from whole_image import du, last_json, prepare, run_sampled  # noqa: E402
 
 BIN = ROOT / "target/release/omeflow"
 NY, NX, CHUNK = 2048, 2169, 1024
@@ -67,10 +67,7 @@ def main():
     ap.add_argument("--dask-planes", type=int, default=None, help="dask on the first N planes only")
     ap.add_argument("--way", nargs="+", choices=["cli", "compute"], default=["cli", "compute"])
     args = ap.parse_args()
-    d = Path(args.dir)
-    d.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "omeflow",
-                    "--example", "bench_image", "--example", "bench_compute"], cwd=ROOT, check=True)
+    d = prepare(args.dir)
     z = max(1, args.planes // 2)
     n = 2 * z
     img = d / f"slab-1x2x{z}-{NY}x{NX}.zarr"

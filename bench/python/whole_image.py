@@ -82,6 +82,15 @@ def floor_ms():
     return float(m.group(1))
 
 
+def prepare(folder):
+    """The bench folder (made when missing), with omeflow and the bench examples built."""
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "omeflow",
+                    "--example", "bench_image", "--example", "bench_compute"], cwd=ROOT, check=True)
+    return d
+
+
 def last_json(out):
     """The CLI's --json report (pretty-printed), or bench_compute's one line after its progress."""
     try:
@@ -98,10 +107,7 @@ def main():
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--way", nargs="+", choices=["cli", "compute"], default=["cli", "compute"])
     args = ap.parse_args()
-    d = Path(args.dir)
-    d.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "omeflow",
-                    "--example", "bench_image", "--example", "bench_compute"], cwd=ROOT, check=True)
+    d = prepare(args.dir)
     floor = None
     if not args.no_floor:
         ms = floor_ms()

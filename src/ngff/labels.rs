@@ -68,7 +68,7 @@ impl LabelTarget {
 /// The spec of a label image for `level` of `image`: levels `level..` of the image for as long
 /// as they keep its (t, c, z) and shrink in y and x, with their scales and translations; the
 /// image's axes, NGFF version (0.4 on Zarr v2 for 0.1 to 0.4, 0.5 on Zarr v3) and chunk size in
-/// y and x, with several planes per chunk along z when planes are small (see [`chunk_depth`]).
+/// y and x, with several planes per chunk along z when planes are small (16 planes of 128 x 135).
 pub fn label_spec(image: &OmeZarr, level: usize) -> Result<ImageSpec> {
     let meta = image.metadata();
     let first = image.level(level)?;

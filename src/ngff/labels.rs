@@ -11,7 +11,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::metadata::AXES5;
-use super::writer::{ImageSpec, LevelSpec, NgffVersion};
+use super::writer::{Compression, ImageSpec, LevelSpec, NgffVersion};
 use super::OmeZarr;
 use crate::store::{redact, Store};
 use crate::{Error, Result};
@@ -119,6 +119,7 @@ pub fn label_spec(image: &OmeZarr, level: usize) -> Result<ImageSpec> {
         .with_version(version)
         .with_chunks(cy, cx)
         .with_chunk_depth(chunk_depth(cy.min(ny) * cx.min(nx) * 4, nz))
+        .with_compression(Compression::Zstd)
         .with_axes(stored)
         .with_pyramid(pyramid);
     spec.validate()?;

@@ -13,7 +13,7 @@ pub use omeflow::batch::{
     SegmentOutcome, TableFormat,
 };
 pub use omeflow::compute::{ProgressLine, Summary};
-pub use omeflow::ngff::writer::{ImageSpec, ImageWriter, NgffVersion};
+pub use omeflow::ngff::writer::{Compression, ImageSpec, ImageWriter, NgffVersion};
 pub use omeflow::ngff::{AnyArray, DType, Element, ImageInfo, OmeZarr, Region};
 pub use omeflow::omero::Channel;
 pub use omeflow::runtime::{IoRuntime, Pool};

@@ -68,6 +68,8 @@ impl Labels {
 
     /// Commit the label image (its metadata last), once every plane is written.
     pub(crate) fn finish(self) -> Result<()> {
+        // Callers flush first to record what the flush stores; this one is then a no-op, and
+        // stays so that no caller can commit an image with planes still waiting.
         self.blocks.flush()?;
         self.blocks.writer().finish()
     }

@@ -18,6 +18,8 @@ fn analyze(data: &Pixels, t: usize, c: usize, z: usize) -> Result<Segmentation> 
 }
 
 fn main() -> Result<()> {
+    // As the kernel's cell process has it (kernel/install's GLIBC_TUNABLES).
+    omeflow::runtime::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let (Some(image), Some(out)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: bench_compute IMAGE OUT [THREADS]");

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from whole_image import du, last_json, prepare, run_sampled  # noqa: E402
+from whole_image import du, last_json, prepare, remove, run_sampled  # noqa: E402
 
 BIN = ROOT / "target/release/omeflow"
 NY, NX, CHUNK = 2048, 2169, 1024
@@ -83,19 +83,19 @@ def main():
             print(f"floor: segment() of one {NY} x {NX} plane {ms:.1f} ms x {args.threads} threads "
                   f"= {floor:.1f} planes/s")
     rows = []
+    outputs = []
     for way in args.way:
-        out = d / f"slab-labels-{way}-{n}.zarr"
+        # Outputs in folders of their own, removed when the script ends (see whole_image.py:
+        # ext4 makes files slowly just after many were deleted).
+        out = d / f"slab-labels-{way}-{n}-{os.getpid()}.zarr"
         if way == "cli":
-            table = d / f"slab-objects-{way}-{n}.csv"
+            table = d / f"slab-objects-{way}-{n}-{os.getpid()}.csv"
             cmd = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
                    "--threads", str(args.threads), "--json"]
         else:
             table = Path(str(out) + ".csv")
             cmd = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(str(table) + ".omeflow-run", ignore_errors=True)
-        if table.exists():
-            table.unlink()
+        outputs.extend([out, table, Path(str(table) + ".omeflow-run")])
         rc, so, se, secs, samples = run_sampled(cmd)
         if rc != 0:
             sys.exit(f"{way} failed: {se}")
@@ -120,6 +120,7 @@ def main():
                    "objects": r["total_objects"], "note": "first planes only" if r["planes"] < n else ""}
             rows.append(row)
             print(json.dumps(row), flush=True)
+    remove(outputs)
     dask = next((r for r in rows if r["way"] == "dask"), None)
     print()
     print(f"{'way':>8} {'planes':>7} {'s':>8} {'planes/s':>9} {'x floor':>8} {'x dask':>7} {'peak MiB':>9} {'objects':>9}")

@@ -68,6 +68,15 @@ def du(path):
     return total
 
 
+def remove(paths):
+    """Remove the outputs of the runs (folders or files; absent ones are fine)."""
+    for p in paths:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            p.unlink()
+
+
 def shape_for(planes):
     z = min(988, max(1, planes // 2))
     t = max(1, planes // (2 * z))
@@ -114,6 +123,7 @@ def main():
         floor = args.threads * 1000.0 / ms
         print(f"floor: segment() of one 128 x 135 plane {ms:.3f} ms x {args.threads} threads = {floor:.0f} planes/s")
     rows = []
+    outputs = []
     for n, way in [(n, w) for n in args.planes for w in args.way]:
         t, z = shape_for(n)
         n = t * 2 * z
@@ -122,23 +132,25 @@ def main():
             shutil.rmtree(img, ignore_errors=True)
             subprocess.run([str(ROOT / "target/release/examples/bench_image"), str(img), str(t), str(z)],
                            check=True)
-        out, table = d / f"labels-{way}-{n}.zarr", d / f"objects-{way}-{n}.csv"
-        if way == "cli":
-            base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
-                    "--threads", str(args.threads), "--json"]
-        else:
-            # bench_compute writes its table at OUT.csv.
-            table = Path(str(out) + ".csv")
-            base = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
+        # Every run writes into folders of its own, all removed when the script ends: ext4 makes
+        # files slowly just after many were deleted (its inode allocator checks recently freed
+        # inodes), and deleting the last run's output just before a run doubled its time.
+        made = []
 
-        def fresh():
-            # Removed here rather than by --overwrite, whose deletion would be timed too.
-            shutil.rmtree(out, ignore_errors=True)
-            shutil.rmtree(str(table) + ".omeflow-run", ignore_errors=True)
-            if table.exists():
-                table.unlink()
+        def fresh(k):
+            out = d / f"labels-{way}-{n}-{os.getpid()}-{k}.zarr"
+            if way == "cli":
+                table = d / f"objects-{way}-{n}-{os.getpid()}-{k}.csv"
+                base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
+                        "--threads", str(args.threads), "--json"]
+            else:
+                # bench_compute writes its table at OUT.csv.
+                table = Path(str(out) + ".csv")
+                base = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
+            made.extend([out, table, Path(str(table) + ".omeflow-run")])
+            return out, base
 
-        fresh()
+        out, base = fresh(0)
         rc, so, se, secs, samples = run_sampled(base)
         if rc != 0:
             sys.exit(f"segment failed: {se}")
@@ -146,24 +158,27 @@ def main():
         peak = max(k for _, k in samples) if samples else 0
         # RSS at 25 / 50 / 75 / 100 % of the run: flat or growing.
         marks = [samples[min(len(samples) - 1, int(len(samples) * f))][1] for f in (0.25, 0.5, 0.75, 0.99)] if samples else []
+        labels_mib = round(du(out) / 2**20, 1)
         # Killed half way, then resumed.
-        fresh()
+        out, base = fresh(1)
         rc2, *_ = run_sampled(base, kill_after=secs / 2)
         rc3, so3, se3, secs3, _ = run_sampled(base)
         if rc3 != 0:
             sys.exit(f"resume failed: {se3}")
         last = last_json(so3)
         resumed = last.get("resumed_planes", last.get("resumed"))
+        outputs.extend(made)
         row = {
             "way": way, "planes": n, "seconds": round(secs, 2), "planes_per_s": round(n / secs),
             "of_floor": round(n / secs / floor, 2) if floor else None,
             "peak_rss_mib": round(peak / 1024, 1), "rss_mib_at_25_50_75_100": [round(k / 1024) for k in marks],
-            "labels_mib": round(du(out) / 2**20, 1), "image_mib": round(du(img) / 2**20, 1),
+            "labels_mib": labels_mib, "image_mib": round(du(img) / 2**20, 1),
             "objects": report.get("total_objects", report.get("objects")),
             "resume_seconds": round(secs3, 2), "resumed_planes": resumed,
         }
         rows.append(row)
         print(json.dumps(row))
+    remove(outputs)
     print()
     print(f"{'way':>8} {'planes':>9} {'s':>8} {'planes/s':>9} {'x floor':>8} {'peak MiB':>9} {'labels MiB':>11} {'resume s':>9} {'resumed':>8}")
     for r in rows:

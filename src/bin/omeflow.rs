@@ -388,6 +388,7 @@ fn main() -> ExitCode {
             on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
+    omeflow::runtime::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -89,7 +89,6 @@ impl BoundedStore {
         file: &std::path::Path,
         range: Option<Range<u64>>,
     ) -> object_store::Result<Option<GetResult>> {
-        use std::io::{Read, Seek, SeekFrom};
         let io = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 object_store::Error::NotFound {
@@ -103,7 +102,7 @@ impl BoundedStore {
                 }
             }
         };
-        let mut f = std::fs::File::open(file).map_err(io)?;
+        let f = std::fs::File::open(file).map_err(io)?;
         let meta = f.metadata().map_err(io)?;
         if !meta.is_file() {
             return Err(object_store::Error::NotFound {
@@ -134,8 +133,17 @@ impl BoundedStore {
             return Ok(None);
         }
         let mut buf = vec![0u8; len as usize];
-        f.seek(SeekFrom::Start(range.start)).map_err(io)?;
-        f.read_exact(&mut buf).map_err(io)?;
+        #[cfg(target_os = "linux")]
+        if !read_cached(&f, range.start, &mut buf) {
+            return Ok(None);
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = f;
+            f.seek(SeekFrom::Start(range.start)).map_err(io)?;
+            f.read_exact(&mut buf).map_err(io)?;
+        }
         let body = Bytes::from(buf);
         Ok(Some(GetResult {
             payload: GetResultPayload::Stream(
@@ -214,6 +222,36 @@ impl BoundedStore {
             extensions,
         })
     }
+}
+
+/// Fill `buf` from `file` at `offset` only from the page cache (`preadv2` with `RWF_NOWAIT`):
+/// `false` when some of it would have to come from the disk (or the file system cannot say),
+/// and the read then goes to the inner store's blocking pool. An image too big for the page
+/// cache (a whole image at level 4 is a million chunk files) otherwise had its reads wait on
+/// the disk one per I/O thread, with the cores idle: 3x slower than from the pool.
+#[cfg(target_os = "linux")]
+fn read_cached(file: &std::fs::File, offset: u64, buf: &mut [u8]) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let Ok(at) = libc::off_t::try_from(offset + done as u64) else {
+            return false;
+        };
+        let rest = &mut buf[done..];
+        let iov = libc::iovec {
+            iov_base: rest.as_mut_ptr().cast(),
+            iov_len: rest.len(),
+        };
+        // SAFETY: one iovec over `rest`, which is valid for writes of its length for the
+        // whole call; the descriptor is open for as long as `file` lives.
+        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, at, libc::RWF_NOWAIT) };
+        if n <= 0 {
+            // EAGAIN: not cached; EOPNOTSUPP: no RWF_NOWAIT here; 0: the file shrank.
+            return false;
+        }
+        done += n as usize;
+    }
+    true
 }
 
 fn inverted(location: &Path, r: &Range<u64>) -> object_store::Error {
@@ -415,6 +453,23 @@ mod tests {
 
     /// Reads done here give what `LocalFileSystem` gives: small files inline, a file past
     /// `INLINE_BYTES` through the inner store, a range past the end cut at the end.
+    /// A file in the page cache (just written) is read whole without waiting; a read past
+    /// its end says no, so the inner store gives the error.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cached_reads_fill_the_buffer_and_stop_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let mut buf = vec![0u8; 4000];
+        assert!(read_cached(&f, 5000, &mut buf));
+        assert_eq!(buf, data[5000..9000]);
+        let mut past = vec![0u8; 2000];
+        assert!(!read_cached(&f, 9000, &mut past));
+    }
+
     #[tokio::test]
     async fn local_reads_match_the_local_file_system() {
         let dir = tempfile::tempdir().unwrap();

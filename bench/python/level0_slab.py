@@ -27,9 +27,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from whole_image import du, last_json, prepare, remove, run_sampled  # noqa: E402
+from whole_image import command, du, last_json, prepare, remove, run_sampled  # noqa: E402
 
-BIN = ROOT / "target/release/omeflow"
 NY, NX, CHUNK = 2048, 2169, 1024
 
 
@@ -88,13 +87,7 @@ def main():
         # Outputs in folders of their own, removed when the script ends (see whole_image.py:
         # ext4 makes files slowly just after many were deleted).
         out = d / f"slab-labels-{way}-{n}-{os.getpid()}.zarr"
-        if way == "cli":
-            table = d / f"slab-objects-{way}-{n}-{os.getpid()}.csv"
-            cmd = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
-                   "--threads", str(args.threads), "--json"]
-        else:
-            table = Path(str(out) + ".csv")
-            cmd = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
+        table, cmd = command(way, img, out, d / f"slab-objects-{way}-{n}-{os.getpid()}.csv", args.threads)
         outputs.extend([out, table, Path(str(table) + ".omeflow-run")])
         rc, so, se, secs, samples = run_sampled(cmd)
         if rc != 0:

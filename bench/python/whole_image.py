@@ -77,6 +77,16 @@ def remove(paths):
             p.unlink()
 
 
+def command(way, img, out, table, threads):
+    """The table's path and the command of one way (`cli` or `compute`) writing labels to `out`;
+    `compute` (bench_compute) writes its table at OUT.csv, whatever `table` says."""
+    if way == "cli":
+        return table, [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
+                       "--threads", str(threads), "--json"]
+    return Path(str(out) + ".csv"), [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out),
+                                     str(threads)]
+
+
 def shape_for(planes):
     z = min(988, max(1, planes // 2))
     t = max(1, planes // (2 * z))
@@ -135,19 +145,10 @@ def main():
         # Every run writes into folders of its own, all removed when the script ends: ext4 makes
         # files slowly just after many were deleted (its inode allocator checks recently freed
         # inodes), and deleting the last run's output just before a run doubled its time.
-        made = []
-
         def fresh(k):
             out = d / f"labels-{way}-{n}-{os.getpid()}-{k}.zarr"
-            if way == "cli":
-                table = d / f"objects-{way}-{n}-{os.getpid()}-{k}.csv"
-                base = [str(BIN), "segment", str(img), "--labels-out", str(out), "--table-out", str(table),
-                        "--threads", str(args.threads), "--json"]
-            else:
-                # bench_compute writes its table at OUT.csv.
-                table = Path(str(out) + ".csv")
-                base = [str(ROOT / "target/release/examples/bench_compute"), str(img), str(out), str(args.threads)]
-            made.extend([out, table, Path(str(table) + ".omeflow-run")])
+            table, base = command(way, img, out, d / f"objects-{way}-{n}-{os.getpid()}-{k}.csv", args.threads)
+            outputs.extend([out, table, Path(str(table) + ".omeflow-run")])
             return out, base
 
         out, base = fresh(0)
@@ -167,7 +168,6 @@ def main():
             sys.exit(f"resume failed: {se3}")
         last = last_json(so3)
         resumed = last.get("resumed_planes", last.get("resumed"))
-        outputs.extend(made)
         row = {
             "way": way, "planes": n, "seconds": round(secs, 2), "planes_per_s": round(n / secs),
             "of_floor": round(n / secs / floor, 2) if floor else None,

@@ -64,6 +64,29 @@ pub enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// The Zarr v2 `compressor`.
+    fn v2_json(self) -> Value {
+        match self {
+            Compression::Blosc => {
+                json!({"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0})
+            }
+            Compression::Zstd => json!({"id": "zstd", "level": 3}),
+        }
+    }
+
+    /// The Zarr v3 bytes-to-bytes codec, for elements of `typesize` bytes.
+    fn v3_json(self, typesize: usize) -> Value {
+        match self {
+            Compression::Blosc => json!({"name": "blosc", "configuration": {"cname": "zstd",
+                "clevel": 5, "shuffle": "shuffle", "typesize": typesize, "blocksize": 0}}),
+            Compression::Zstd => {
+                json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}})
+            }
+        }
+    }
+}
+
 /// What to write: shape, type, levels, chunks, physical scale and channels.
 #[derive(Clone, Debug)]
 pub struct ImageSpec {
@@ -446,10 +469,7 @@ fn v2_array_json(spec: &ImageSpec, l: usize) -> Value {
         "shape": shape,
         "chunks": chunks,
         "dtype": spec.dtype.v2_typestr(),
-        "compressor": match spec.compression {
-            Compression::Blosc => json!({"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0}),
-            Compression::Zstd => json!({"id": "zstd", "level": 3}),
-        },
+        "compressor": spec.compression.v2_json(),
         "fill_value": zero_fill(spec.dtype),
         "order": "C",
         "filters": null,
@@ -470,11 +490,7 @@ fn v3_array_json(spec: &ImageSpec, l: usize) -> Value {
         "fill_value": zero_fill(spec.dtype),
         "codecs": [
             {"name": "bytes", "configuration": {"endian": "little"}},
-            match spec.compression {
-                Compression::Blosc => json!({"name": "blosc", "configuration": {"cname": "zstd",
-                    "clevel": 5, "shuffle": "shuffle", "typesize": spec.dtype.size(), "blocksize": 0}}),
-                Compression::Zstd => json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}}),
-            }
+            spec.compression.v3_json(spec.dtype.size())
         ],
         "dimension_names": names,
         "attributes": {},
@@ -1045,8 +1061,8 @@ pub(crate) enum Existing {
 }
 
 /// Refuse to resume level `l` of an image whose stored array has another shape, type,
-/// chunking or compression than `ours` (one started by another version of omeflow): its chunks would be
-/// read with the wrong grid.
+/// chunking or compression than `ours` (one started by another version of omeflow): its
+/// chunks would be read with the wrong grid or codec.
 async fn check_same_layout(store: &Store, l: usize, ours: &Value) -> Result<()> {
     let theirs = match super::array::read_node(store, &l.to_string()).await? {
         Some(super::array::NodeMeta::ArrayV2(v) | super::array::NodeMeta::ArrayV3(v)) => v,

@@ -1,7 +1,8 @@
 //! Write a synthetic image shaped like IDR 4007801 at level 4 for the whole-image benchmark
 //! (`bench/python/whole_image.py`): T x 2 x Z planes of 128 x 135 uint16, one level, every
 //! plane holding a dozen nuclei placed and shifted per plane over a noisy background, so every
-//! chunk is different and compresses like real data.
+//! chunk is different and compresses like real data. Chunks are blosc lz4 with byte shuffle,
+//! as IDR's are (`OMEFLOW_BENCH_COMPRESSION=zstd` for blosc zstd, omeflow's default).
 //!
 //! ```text
 //! cargo run --release --example bench_image -- OUT.zarr T Z [Y X [CHUNK_Y CHUNK_X]]
@@ -11,7 +12,7 @@
 //! (`bench/python/level0_slab.py`).
 
 use ndarray::Array2;
-use omeflow::ngff::writer::{ImageSpec, ImageWriter};
+use omeflow::ngff::writer::{Compression, ImageSpec, ImageWriter};
 use omeflow::ngff::DType;
 use rayon::prelude::*;
 
@@ -61,7 +62,13 @@ fn main() -> omeflow::Result<()> {
         .unwrap_or_else(|| "bench.zarr".into());
     let (t, z, ny, nx) = (arg(2, 532), arg(3, 988), arg(4, 128), arg(5, 135));
     let (cy, cx) = (arg(6, ny), arg(7, nx));
-    let spec = ImageSpec::new([t, 2, z, ny, nx], DType::U16).with_chunks(cy, cx);
+    let compression = match std::env::var("OMEFLOW_BENCH_COMPRESSION").as_deref() {
+        Ok("zstd") => Compression::Blosc,
+        _ => Compression::BloscLz4,
+    };
+    let spec = ImageSpec::new([t, 2, z, ny, nx], DType::U16)
+        .with_chunks(cy, cx)
+        .with_compression(compression);
     let w = ImageWriter::create(&out, spec)?;
     let started = std::time::Instant::now();
     let total = (t * 2 * z) as u64;

@@ -59,6 +59,10 @@ pub enum Compression {
     /// Blosc with zstd at level 5 and byte shuffle (images: shuffling the bytes of smooth
     /// pixel values is what makes them compress).
     Blosc,
+    /// Blosc with lz4 at level 5 and byte shuffle: what IDR's images hold. Larger than
+    /// [`Compression::Blosc`] on disk, but it decodes several times faster, which counts when
+    /// small chunks are read by the million.
+    BloscLz4,
     /// zstd at level 3 (label images: long runs of one value, which zstd alone compresses
     /// as small as blosc does, at a seventh of the time; zarr-python's default for Zarr v3).
     Zstd,
@@ -71,6 +75,9 @@ impl Compression {
             Compression::Blosc => {
                 json!({"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0})
             }
+            Compression::BloscLz4 => {
+                json!({"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0})
+            }
             Compression::Zstd => json!({"id": "zstd", "level": 3}),
         }
     }
@@ -79,6 +86,8 @@ impl Compression {
     fn v3_json(self, typesize: usize) -> Value {
         match self {
             Compression::Blosc => json!({"name": "blosc", "configuration": {"cname": "zstd",
+                "clevel": 5, "shuffle": "shuffle", "typesize": typesize, "blocksize": 0}}),
+            Compression::BloscLz4 => json!({"name": "blosc", "configuration": {"cname": "lz4",
                 "clevel": 5, "shuffle": "shuffle", "typesize": typesize, "blocksize": 0}}),
             Compression::Zstd => {
                 json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}})

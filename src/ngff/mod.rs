@@ -29,6 +29,7 @@ use serde_json::Value;
 pub use dtype::{AnyArray, DType, Element};
 pub use info::{ImageInfo, LevelInfo};
 pub use metadata::{Axis, Channel, ImageMetadata, Level, Window, AXES5};
+pub(crate) use pixels::FetchedPlane;
 pub use pixels::{Pixels, Region, DEFAULT_MEMORY_BUDGET, MAX_CHUNK_BYTES, MAX_ELEMENTS};
 
 pub(crate) use marker::RUN_DIR;

@@ -385,40 +385,44 @@ impl Pixels {
         crate::with_dtype!(self.dtype(), T => Ok(T::wrap(self.read_typed::<T>(region).await?)))
     }
 
-    async fn read_typed<T: Element>(&self, region: &Region) -> Result<Array5<T>> {
-        let inner = &self.inner;
-        let ranges: Vec<Range<u64>> = inner
+    /// The region's subset of the stored array (in stored axis order).
+    fn subset(&self, region: &Region) -> ArraySubset {
+        let ranges: Vec<Range<u64>> = self
+            .inner
             .slots
             .iter()
             .map(|&s| region.0[s].start as u64..region.0[s].end as u64)
             .collect();
-        let subset = ArraySubset::new_with_ranges(&ranges);
-        let out_shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
-        if region.is_empty() {
-            return Ok(self.to_5d(ArrayD::<T>::default(IxDyn(&out_shape)), region));
-        }
-        // Not zero-filled first: the chunk parts below tile the region, and coverage is
-        // checked before the buffer is used (a full-size plane is 9 MB of memset otherwise).
-        let mut out = ArrayD::<T>::uninit(IxDyn(&out_shape));
-        let mut written = 0u64;
-        let chunks = inner
+        ArraySubset::new_with_ranges(&ranges)
+    }
+
+    /// The chunks the region overlaps, by index.
+    fn chunks_of(&self, subset: &ArraySubset) -> Result<Vec<Vec<u64>>> {
+        let chunks = self
+            .inner
             .array
-            .chunks_in_array_subset(&subset)
+            .chunks_in_array_subset(subset)
             .map_err(|e| self.invalid(e))?
             .ok_or_else(|| self.invalid("the region does not map onto the chunk grid"))?;
-        let start: Vec<u64> = subset.start().to_vec();
-        let jobs = chunks.indices().into_iter().map(|idx| {
+        Ok(chunks.indices().into_iter().map(|i| i.to_vec()).collect())
+    }
+
+    async fn read_typed<T: Element>(&self, region: &Region) -> Result<Array5<T>> {
+        let subset = self.subset(region);
+        let mut out = Assembler::<T>::new(self, region, &subset);
+        if region.is_empty() {
+            return out.finish();
+        }
+        let jobs = self.chunks_of(&subset)?.into_iter().map(|idx| {
             let this = self.clone();
             let subset = subset.clone();
-            let idx = idx.to_vec();
-            let idx_for_error = idx.clone();
+            let key = self.chunk_key(&idx);
             // A task per chunk, so decoding runs on all I/O threads while others wait on the network.
             let task = self
                 .inner
                 .store
                 .runtime()
                 .spawn(async move { this.read_chunk_part::<T>(&idx, &subset).await });
-            let key = self.chunk_key(&idx_for_error);
             let location = self.inner.store.location().to_string();
             async move {
                 task.await.map_err(|e| Error::CorruptChunk {
@@ -437,42 +441,89 @@ impl Pixels {
                 })?
             }
         });
-        let mut parts = futures::stream::iter(jobs).buffer_unordered(inner.store.concurrency());
+        let mut parts =
+            futures::stream::iter(jobs).buffer_unordered(self.inner.store.concurrency());
         while let Some((overlap, data, in_data)) = parts.try_next().await? {
-            let rel = overlap
-                .relative_to(&start)
-                .map_err(|e| self.invalid(e))?
-                .to_ranges();
-            let view = out.slice_each_axis_mut(|ax| {
-                let r = &rel[ax.axis.index()];
-                Slice::from(r.start as usize..r.end as usize)
-            });
-            // Straight from the decoded chunk: one copy per pixel, no intermediate array.
-            let data = data.view(self)?;
-            let part = data.slice_each_axis(|ax| {
-                let r = &in_data[ax.axis.index()];
-                Slice::from(r.start as usize..r.end as usize)
-            });
-            if part.shape() != view.shape() {
-                return Err(self.invalid(format!(
-                    "chunk part of shape {:?} for a region part of shape {:?}",
-                    part.shape(),
-                    view.shape()
-                )));
-            }
-            copy_rows(&part, view);
-            written += part.len() as u64;
+            out.add(&overlap, &data, &in_data)?;
         }
-        if written != region.len() {
-            return Err(self.invalid(format!(
-                "the chunks cover {written} of the {} elements of the region",
-                region.len()
-            )));
+        out.finish()
+    }
+
+    /// One plane with its chunks fetched but not decoded: see [`FetchedPlane`].
+    pub(crate) async fn fetch_plane_async(
+        &self,
+        t: usize,
+        c: usize,
+        z: usize,
+    ) -> Result<FetchedPlane> {
+        let region = Region::plane(self.shape(), t, c, z);
+        self.check(&region)?;
+        if self.inner.sharded || region.is_empty() {
+            // Shards are read partially, decoding as they go: nothing to leave for later.
+            let plane = self.plane_async(t, c, z).await?;
+            return Ok(FetchedPlane {
+                px: self.clone(),
+                region,
+                state: Fetch::Decoded(plane),
+            });
         }
-        // SAFETY: every element was written: the parts come from distinct chunks, so they
-        // are disjoint, and their sizes add up to the region's.
-        let out = unsafe { out.assume_init() };
-        Ok(self.to_5d(out, region))
+        let subset = self.subset(&region);
+        let fetches = self.chunks_of(&subset)?.into_iter().map(|idx| async move {
+            let encoded = self.fetch_chunk(&idx).await?;
+            Ok::<_, Error>((idx, encoded))
+        });
+        let chunks = futures::stream::iter(fetches)
+            .buffer_unordered(self.inner.store.concurrency())
+            .try_collect()
+            .await?;
+        Ok(FetchedPlane {
+            px: self.clone(),
+            region,
+            state: Fetch::Chunks(chunks),
+        })
+    }
+
+    /// The part of chunk `idx` inside `subset`, from its stored bytes.
+    fn decode_part<T: Element>(
+        &self,
+        idx: &[u64],
+        subset: &ArraySubset,
+        encoded: Option<bytes::Bytes>,
+    ) -> Result<(ArraySubset, Decoded<T>, Vec<Range<u64>>)> {
+        let (overlap, in_chunk) = self.overlap(idx, subset)?;
+        let bytes = self.decode_chunk(idx, encoded)?;
+        let bytes = bytes.into_fixed().map_err(|e| self.invalid(e))?;
+        let shape = self.chunk_dims(idx)?;
+        Ok((
+            overlap,
+            Decoded::Bytes { bytes, shape },
+            in_chunk.to_ranges(),
+        ))
+    }
+
+    /// Where chunk `idx` meets `subset`: in the array, and relative to the chunk.
+    fn overlap(&self, idx: &[u64], subset: &ArraySubset) -> Result<(ArraySubset, ArraySubset)> {
+        let chunk = self
+            .inner
+            .array
+            .chunk_subset_bounded(idx)
+            .map_err(|e| self.invalid(e))?;
+        let overlap = chunk.overlap(subset).map_err(|e| self.invalid(e))?;
+        let in_chunk = overlap
+            .relative_to(chunk.start())
+            .map_err(|e| self.invalid(e))?;
+        Ok((overlap, in_chunk))
+    }
+
+    fn chunk_dims(&self, idx: &[u64]) -> Result<Vec<usize>> {
+        Ok(self
+            .inner
+            .array
+            .chunk_shape(idx)
+            .map_err(|e| self.invalid(e))?
+            .iter()
+            .map(|n| n.get() as usize)
+            .collect())
     }
 
     async fn read_chunk_part<T: Element>(
@@ -480,75 +531,77 @@ impl Pixels {
         idx: &[u64],
         subset: &ArraySubset,
     ) -> Result<(ArraySubset, Decoded<T>, Vec<Range<u64>>)> {
-        let array = &self.inner.array;
-        let chunk = array
-            .chunk_subset_bounded(idx)
-            .map_err(|e| self.invalid(e))?;
-        let overlap = chunk.overlap(subset).map_err(|e| self.invalid(e))?;
-        let in_chunk = overlap
-            .relative_to(chunk.start())
-            .map_err(|e| self.invalid(e))?;
-        // The data and the part of it that lies in the request (all of it for a shard).
-        let (data, in_data) = if self.inner.sharded {
-            // Shards are read partially: only the inner chunks that overlap are fetched.
-            let part = array
-                .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
-                .await
-                .map_err(|e| self.chunk_error(idx, e))?;
-            let whole = part.shape().iter().map(|&n| 0..n as u64).collect();
-            (Decoded::Array(part), whole)
-        } else {
+        if !self.inner.sharded {
             // A compressed chunk is fetched whole anyway; asking for a part would cost a HEAD
             // and a ranged GET (two round trips) for every edge chunk.
             // The decoded bytes are kept as they are: turning them into an ndarray would
             // zero-fill a new buffer and copy every byte into it, only for the caller to copy
-            // them once more into the output.
-            let bytes = self.retrieve_chunk_bounded(idx).await?;
-            let shape = array
-                .chunk_shape(idx)
-                .map_err(|e| self.invalid(e))?
-                .iter()
-                .map(|n| n.get() as usize)
-                .collect();
-            let bytes = bytes.into_fixed().map_err(|e| self.invalid(e))?;
-            let full = Decoded::Bytes { bytes, shape };
-            // Cut by the caller while copying into the output (no copy of the part here).
-            (full, in_chunk.to_ranges())
-        };
-        Ok((overlap, data, in_data))
+            // them once more into the output (which cuts the part out while copying).
+            let encoded = self.fetch_chunk(idx).await?;
+            return self.decode_part(idx, subset, encoded);
+        }
+        // Shards are read partially: only the inner chunks that overlap are fetched.
+        let (overlap, in_chunk) = self.overlap(idx, subset)?;
+        let part = self
+            .inner
+            .array
+            .async_retrieve_chunk_subset::<ArrayD<T>>(idx, &in_chunk)
+            .await
+            .map_err(|e| self.chunk_error(idx, e))?;
+        let whole = part.shape().iter().map(|&n| 0..n as u64).collect();
+        Ok((overlap, Decoded::Array(part), whole))
     }
 
-    /// One whole chunk, decoded by zarrs once its stored bytes are known to decode to no more
-    /// than the chunk's declared size (`super::chunk`); the fill value when it is not stored.
-    async fn retrieve_chunk_bounded(
-        &self,
-        idx: &[u64],
-    ) -> Result<zarrs::array::ArrayBytes<'static>> {
-        use zarrs::array::{ArrayBytes, ArrayToBytesCodecTraits, CodecOptions};
-        let array = &self.inner.array;
-        let shape = array.chunk_shape(idx).map_err(|e| self.invalid(e))?;
+    /// A chunk's declared shape and decoded size, refused past [`MAX_CHUNK_BYTES`].
+    fn chunk_size(&self, idx: &[u64]) -> Result<(zarrs::array::ChunkShape, u64, u64)> {
+        let shape = self
+            .inner
+            .array
+            .chunk_shape(idx)
+            .map_err(|e| self.invalid(e))?;
         let elements = shape.iter().try_fold(1u64, |n, d| n.checked_mul(d.get()));
         let decoded_len = elements
             .and_then(|n| n.checked_mul(self.inner.dtype.size() as u64))
             .filter(|&b| b <= MAX_CHUNK_BYTES)
             .ok_or_else(|| self.invalid(format!("chunk {idx:?} is too large to read")))?;
+        Ok((shape, elements.unwrap_or(0), decoded_len))
+    }
+
+    /// A chunk's stored bytes, `None` when it is not stored (the fill value).
+    async fn fetch_chunk(&self, idx: &[u64]) -> Result<Option<bytes::Bytes>> {
+        // Before the request: a chunk too large to decode is not worth fetching.
+        self.chunk_size(idx)?;
         let key = self.chunk_key(idx);
-        let encoded =
-            array
-                .async_retrieve_encoded_chunk(idx)
-                .await
-                .map_err(|e| Error::Storage {
-                    location: self.inner.store.describe(&key),
-                    reason: crate::store::error_chain(&e),
-                    source: crate::store::clean_source(e),
-                })?;
+        let encoded = self
+            .inner
+            .array
+            .async_retrieve_encoded_chunk(idx)
+            .await
+            .map_err(|e| Error::Storage {
+                location: self.inner.store.describe(&key),
+                reason: crate::store::error_chain(&e),
+                source: crate::store::clean_source(e),
+            })?;
+        // A missing chunk is the fill value, but a folder where a chunk file belongs is a
+        // broken copy, not a missing chunk.
+        if encoded.is_none() && self.inner.store.is_local_dir(&key) {
+            return Err(self.corrupt(&key, "a folder where a chunk file belongs"));
+        }
+        Ok(encoded)
+    }
+
+    /// One whole chunk from its stored bytes, decoded by zarrs once they are known to decode
+    /// to no more than the chunk's declared size (`super::chunk`); the fill value for `None`.
+    fn decode_chunk(
+        &self,
+        idx: &[u64],
+        encoded: Option<bytes::Bytes>,
+    ) -> Result<zarrs::array::ArrayBytes<'static>> {
+        use zarrs::array::{ArrayBytes, ArrayToBytesCodecTraits, CodecOptions};
+        let array = &self.inner.array;
+        let (shape, elements, decoded_len) = self.chunk_size(idx)?;
+        let key = self.chunk_key(idx);
         let Some(encoded) = encoded else {
-            // A missing chunk is the fill value, but a folder where a chunk file belongs is a
-            // broken copy, not a missing chunk.
-            if self.inner.store.is_local_dir(&key) {
-                return Err(self.corrupt(&key, "a folder where a chunk file belongs"));
-            }
-            let elements = elements.unwrap_or(0);
             return ArrayBytes::new_fill_value(array.data_type(), elements, array.fill_value())
                 .map_err(|e| self.corrupt(&key, e));
         };
@@ -634,6 +687,130 @@ impl Pixels {
     }
 }
 
+/// The output of a region read, filled chunk part by chunk part.
+struct Assembler<'a, T> {
+    px: &'a Pixels,
+    region: &'a Region,
+    start: Vec<u64>,
+    // Not zero-filled first: the chunk parts tile the region, and coverage is checked before
+    // the buffer is used (a full-size plane is 9 MB of memset otherwise).
+    out: ndarray::Array<std::mem::MaybeUninit<T>, IxDyn>,
+    written: u64,
+}
+
+impl<'a, T: Element> Assembler<'a, T> {
+    fn new(px: &'a Pixels, region: &'a Region, subset: &ArraySubset) -> Self {
+        let shape: Vec<usize> = subset.shape().iter().map(|&n| n as usize).collect();
+        Assembler {
+            px,
+            region,
+            start: subset.start().to_vec(),
+            out: ArrayD::<T>::uninit(IxDyn(&shape)),
+            written: 0,
+        }
+    }
+
+    /// Copy the part `in_data` of a decoded chunk to where it lies, `overlap`.
+    fn add(
+        &mut self,
+        overlap: &ArraySubset,
+        data: &Decoded<T>,
+        in_data: &[Range<u64>],
+    ) -> Result<()> {
+        let px = self.px;
+        let rel = overlap
+            .relative_to(&self.start)
+            .map_err(|e| px.invalid(e))?
+            .to_ranges();
+        let view = self.out.slice_each_axis_mut(|ax| {
+            let r = &rel[ax.axis.index()];
+            Slice::from(r.start as usize..r.end as usize)
+        });
+        // Straight from the decoded chunk: one copy per pixel, no intermediate array.
+        let data = data.view(px)?;
+        let part = data.slice_each_axis(|ax| {
+            let r = &in_data[ax.axis.index()];
+            Slice::from(r.start as usize..r.end as usize)
+        });
+        if part.shape() != view.shape() {
+            return Err(px.invalid(format!(
+                "chunk part of shape {:?} for a region part of shape {:?}",
+                part.shape(),
+                view.shape()
+            )));
+        }
+        copy_rows(&part, view);
+        self.written += part.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Array5<T>> {
+        if self.region.is_empty() {
+            let shape = self.out.shape().to_vec();
+            return Ok(self
+                .px
+                .to_5d(ArrayD::<T>::default(IxDyn(&shape)), self.region));
+        }
+        if self.written != self.region.len() {
+            return Err(self.px.invalid(format!(
+                "the chunks cover {} of the {} elements of the region",
+                self.written,
+                self.region.len()
+            )));
+        }
+        // SAFETY: every element was written: the parts come from distinct chunks, so they
+        // are disjoint, and their sizes add up to the region's.
+        let out = unsafe { self.out.assume_init() };
+        Ok(self.px.to_5d(out, self.region))
+    }
+}
+
+/// A plane whose chunks are fetched but not decoded ([`Pixels::fetch_plane_async`]).
+/// Decoding is CPU work: a batch run leaves it to the thread that segments the plane, where
+/// the decoded pixels are used at once, instead of handing each chunk to an I/O thread and
+/// back (for small planes those hand-offs cost more than the decoding).
+pub(crate) struct FetchedPlane {
+    px: Pixels,
+    region: Region,
+    state: Fetch,
+}
+
+enum Fetch {
+    /// Read already (a sharded array, an empty plane).
+    Decoded(AnyArray<ndarray::Ix2>),
+    /// Each chunk's index and stored bytes (`None`: not stored).
+    Chunks(Vec<(Vec<u64>, Option<bytes::Bytes>)>),
+}
+
+impl FetchedPlane {
+    /// The plane, decoded: what [`Pixels::plane`] gives, errors included.
+    pub(crate) fn decode(self) -> Result<AnyArray<ndarray::Ix2>> {
+        let FetchedPlane { px, region, state } = self;
+        let chunks = match state {
+            Fetch::Decoded(plane) => return Ok(plane),
+            Fetch::Chunks(chunks) => chunks,
+        };
+        let subset = px.subset(&region);
+        crate::with_dtype!(px.dtype(), T => {
+            let mut out = Assembler::<T>::new(&px, &region, &subset);
+            for (idx, encoded) in chunks {
+                // zarrs panics on some corrupt data: the chunk is reported, not the run lost.
+                let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    px.decode_part::<T>(&idx, &subset, encoded)
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(px.corrupt(
+                        &px.chunk_key(&idx),
+                        format!("decoding panicked: {}", crate::runtime::panic_message(panic)),
+                    ))
+                })?;
+                out.add(&part.0, &part.1, &part.2)?;
+            }
+            Ok(with_plane_dtype(T::wrap(out.finish()?)))
+        })
+    }
+}
+
 /// A decoded chunk: an array, or zarrs' fixed-size bytes (native byte order, C order) and
 /// the chunk's shape.
 enum Decoded<T> {
@@ -695,6 +872,16 @@ fn copy_rows<T: Copy>(
     src: &ndarray::ArrayViewD<'_, T>,
     mut dst: ndarray::ArrayViewMutD<'_, std::mem::MaybeUninit<T>>,
 ) {
+    // A chunk that is the whole region (one chunk per plane, as IDR's small levels are): one
+    // run, where walking the rows of an n-dimensional view cost more than the copy itself.
+    if let (Some(d), Some(s)) = (dst.as_slice_mut(), src.as_slice()) {
+        if d.len() == s.len() {
+            for (d, &s) in d.iter_mut().zip(s) {
+                d.write(s);
+            }
+            return;
+        }
+    }
     for (mut d, s) in dst.rows_mut().into_iter().zip(src.rows()) {
         match (d.as_slice_mut(), s.as_slice()) {
             (Some(d), Some(s)) => {

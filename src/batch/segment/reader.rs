@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use futures::{Stream, StreamExt};
 
-use crate::ngff::{AnyArray, Pixels};
+use crate::ngff::FetchedPlane;
+use crate::ngff::Pixels;
 use crate::{Error, Result};
 
 /// Planes read but not yet segmented, at most this many bytes by default.
@@ -110,17 +111,18 @@ impl Planes {
         })
     }
 
-    /// Every plane still to do read from `px`, at most `window` at once, in completion order.
+    /// Every plane still to do fetched from `px` (its chunks' stored bytes, decoded by the
+    /// worker that segments it), at most `window` at once, in completion order.
     pub(crate) fn read(
         &self,
         px: &Pixels,
         window: usize,
-    ) -> impl Stream<Item = (PlaneKey, Result<AnyArray<ndarray::Ix2>>)> + Send + 'static {
+    ) -> impl Stream<Item = (PlaneKey, Result<FetchedPlane>)> + Send + 'static {
         let px = px.clone();
         futures::stream::iter(self.todo())
             .map(move |k| {
                 let px = px.clone();
-                async move { (k, px.plane_async(k.t, k.c, k.z).await) }
+                async move { (k, px.fetch_plane_async(k.t, k.c, k.z).await) }
             })
             .buffer_unordered(window.max(1))
     }

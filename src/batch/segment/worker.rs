@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use super::reader::PlaneKey;
 use super::sink::Labels;
 use crate::ndimage::{LabelScratch, RegionProps};
-use crate::ngff::AnyArray;
+use crate::ngff::FetchedPlane;
 use crate::segment::{segment_any_owned, Needs, SegmentParams};
 use crate::Result;
 
@@ -40,12 +40,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Segment one plane and store its labels.
-    pub(crate) fn plane(
-        &self,
-        key: &PlaneKey,
-        plane: AnyArray<ndarray::Ix2>,
-    ) -> Result<PlaneResult> {
+    /// Decode one plane, segment it and store its labels.
+    pub(crate) fn plane(&self, key: &PlaneKey, plane: FetchedPlane) -> Result<PlaneResult> {
+        let plane = plane.decode()?;
         let mut scratch = self
             .scratches
             .lock()

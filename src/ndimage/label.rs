@@ -376,20 +376,34 @@ impl LabelScratch {
     /// The final labels of the last [`label_above_2d`] call, numbered like scipy (raster order
     /// of each object's first pixel), into `out` (one entry per pixel of that plane).
     pub fn write_labels(&mut self, out: &mut [i32]) {
-        let LabelScratch { prov, parent } = self;
-        let mut final_of = vec![0i32; parent.len()];
-        let mut count = 0i32;
-        for (o, &p) in out.iter_mut().zip(prov.iter()) {
-            *o = if p == 0 {
-                0
-            } else {
-                let root = find(parent, p) as usize;
-                if final_of[root] == 0 {
-                    count += 1;
-                    final_of[root] = count;
-                }
-                final_of[root]
-            };
+        let mut final_of = renumbering(&mut self.parent);
+        for (o, &p) in out.iter_mut().zip(self.prov.iter()) {
+            *o = final_of(p);
+        }
+    }
+
+    /// [`LabelScratch::write_labels`] into a new vector, one entry per pixel: written once,
+    /// never zero-filled first (for a small plane the fill cost a quarter of labelling).
+    pub fn labels(&mut self) -> Vec<i32> {
+        let mut final_of = renumbering(&mut self.parent);
+        self.prov.iter().map(|&p| final_of(p)).collect()
+    }
+}
+
+/// Provisional label -> final label (0 stays 0), numbering objects in the order they are met.
+fn renumbering(parent: &mut [u32]) -> impl FnMut(u32) -> i32 + '_ {
+    let mut final_of = vec![0i32; parent.len()];
+    let mut count = 0i32;
+    move |p| {
+        if p == 0 {
+            0
+        } else {
+            let root = find(parent, p) as usize;
+            if final_of[root] == 0 {
+                count += 1;
+                final_of[root] = count;
+            }
+            final_of[root]
         }
     }
 }

@@ -198,12 +198,10 @@ fn threshold_and_label<T: Element>(
         count_above_2d(flat, w, threshold, params.connectivity, scratch)
     };
     let labels = if want_labels {
-        let mut labels = Array2::<i32>::zeros((h, w));
-        match labels.as_slice_mut() {
-            Some(out) => scratch.write_labels(out),
-            None => unreachable!("a new array is contiguous"),
+        match Array2::from_shape_vec((h, w), scratch.labels()) {
+            Ok(labels) => labels,
+            Err(_) => unreachable!("one label per pixel of the plane"),
         }
-        labels
     } else {
         Array2::zeros((0, 0))
     };

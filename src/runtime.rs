@@ -86,6 +86,16 @@ impl IoRuntime {
         }
     }
 
+    /// Poll `fut` to its end on this thread, inside this runtime's context (what it spawns,
+    /// its timers and its blocking calls use the runtime): for futures that mostly end without
+    /// waiting, such as local reads from the page cache, where handing each to an I/O thread
+    /// and back costs more than the read. Not for the runtime's own threads, which it would
+    /// hold; a panic inside `fut` reaches the caller.
+    pub fn run_here<F: Future>(&self, fut: F) -> F::Output {
+        let _entered = self.handle().enter();
+        futures::executor::block_on(fut)
+    }
+
     /// Spawn a future onto this runtime.
     pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
     where

@@ -74,7 +74,7 @@ impl<'p> Runner<'p> {
         what: &str,
         reads: R,
         work: W,
-        mut record: C,
+        record: C,
     ) -> Result<()>
     where
         K: Display + Send + 'static,
@@ -94,6 +94,80 @@ impl<'p> Runner<'p> {
                 }
             }
         });
+        let mut rx = item_rx;
+        let incoming = std::iter::from_fn(move || rx.blocking_recv());
+        // Stopping aborts the reader, which closes the channel the workers wait on.
+        let stop_reader = reader.abort_handle();
+        let received = self.drive(incoming, work, record, || stop_reader.abort())?;
+        // Every item sent was received, so the reader has finished; one that panicked or
+        // stopped early leaves items missing, and the run must not look complete.
+        if received != self.total {
+            let why = match futures::executor::block_on(reader) {
+                Err(e) if e.is_panic() => {
+                    Error::panicked(format!("reading {what}"), e.into_panic()).to_string()
+                }
+                Err(_) => format!("reading {what} was cancelled"),
+                Ok(()) => format!("some {what} were never delivered"),
+            };
+            return Err(self.incomplete(received, what, why));
+        }
+        Ok(())
+    }
+
+    /// [`Runner::run`] for items that need no read-ahead, as local chunk reads from the page
+    /// cache, which `work` does itself: the pool's threads take the next item from `items` as
+    /// they come free, with no reader and no hand-off of each item from thread to thread (on
+    /// small planes those hand-offs cost as much as the reads).
+    pub(crate) fn run_inline<K, Out, I, W, C>(
+        &mut self,
+        what: &str,
+        items: I,
+        work: W,
+        record: C,
+    ) -> Result<()>
+    where
+        K: Display + Send,
+        Out: Send,
+        I: Iterator<Item = K> + Send,
+        W: Fn(&Pool, &K) -> Result<Out> + Sync,
+        C: FnMut(K, Result<Out>) -> Flow,
+    {
+        // Stopping ends the items: the threads take no more.
+        let halt = std::sync::atomic::AtomicBool::new(false);
+        let incoming = items
+            .take_while(|_| !halt.load(std::sync::atomic::Ordering::Relaxed))
+            .map(|k| (k, Ok(())));
+        let received = self.drive(
+            incoming,
+            |pool, k, ()| work(pool, k),
+            record,
+            || halt.store(true, std::sync::atomic::Ordering::Relaxed),
+        )?;
+        if received != self.total {
+            let why = format!("some {what} were never delivered");
+            return Err(self.incomplete(received, what, why));
+        }
+        Ok(())
+    }
+
+    /// Work the items `incoming` yields on the pool and record each result on this thread, in
+    /// completion order; `stop` is called when `record` stops the run. Returns how many
+    /// results were recorded.
+    fn drive<K, In, Out, I, W, C>(
+        &mut self,
+        incoming: I,
+        work: W,
+        mut record: C,
+        stop: impl FnOnce(),
+    ) -> Result<usize>
+    where
+        K: Display + Send,
+        In: Send,
+        Out: Send,
+        I: Iterator<Item = (K, Result<In>)> + Send,
+        W: Fn(&Pool, &K, In) -> Result<Out> + Sync,
+        C: FnMut(K, Result<Out>) -> Flow,
+    {
         let (done_tx, done_rx) = mpsc::channel::<(K, Result<Out>)>();
         let mut received = 0usize;
         let mut failed = 0usize;
@@ -103,8 +177,6 @@ impl<'p> Runner<'p> {
         let work = &work;
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                let mut rx = item_rx;
-                let incoming = std::iter::from_fn(move || rx.blocking_recv());
                 let each = |done: &mut mpsc::Sender<(K, Result<Out>)>,
                             (key, input): (K, Result<In>)| {
                     let out = input.and_then(|input| {
@@ -120,6 +192,7 @@ impl<'p> Runner<'p> {
                     }
                 }
             });
+            let mut stop = Some(stop);
             for (key, out) in done_rx.iter() {
                 received += 1;
                 if out.is_err() {
@@ -127,9 +200,10 @@ impl<'p> Runner<'p> {
                 }
                 if let Flow::Stop(e) = record(key, out) {
                     stopped = Some(e);
-                    // Dropping the receiver ends the workers: their next send fails and the
-                    // reader's channel closes once the reader is aborted below.
-                    reader.abort();
+                    // Dropping the receiver ends the workers: their next send fails.
+                    if let Some(stop) = stop.take() {
+                        stop();
+                    }
                     break;
                 }
                 (self.progress)(Progress {
@@ -142,25 +216,16 @@ impl<'p> Runner<'p> {
             // Whatever is still queued is dropped unworked when the scope's thread ends.
             drop(done_rx);
         });
-        if let Some(e) = stopped {
-            return Err(e);
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(received),
         }
-        // Every item sent was received, so the reader has finished; one that panicked or
-        // stopped early leaves items missing, and the run must not look complete.
-        let reader_end = futures::executor::block_on(reader);
-        if received != self.total {
-            let why = match reader_end {
-                Err(e) if e.is_panic() => {
-                    Error::panicked(format!("reading {what}"), e.into_panic()).to_string()
-                }
-                Err(_) => format!("reading {what} was cancelled"),
-                Ok(()) => format!("some {what} were never delivered"),
-            };
-            return Err(Error::Incomplete(format!(
-                "{received} of {} {what} were done: {why}",
-                self.total
-            )));
-        }
-        Ok(())
+    }
+
+    fn incomplete(&self, received: usize, what: &str, why: String) -> Error {
+        Error::Incomplete(format!(
+            "{received} of {} {what} were done: {why}",
+            self.total
+        ))
     }
 }

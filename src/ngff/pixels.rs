@@ -303,6 +303,11 @@ impl Pixels {
         ))
     }
 
+    /// Whether the level is in a local folder (its chunks are files of this machine).
+    pub fn is_local(&self) -> bool {
+        self.inner.store.local_root().is_some()
+    }
+
     /// The runtime that drives this level's I/O.
     pub fn runtime(&self) -> &crate::store::IoRuntime {
         self.inner.store.runtime()

@@ -277,35 +277,48 @@ pub fn run(
         });
     let all = planes.len() as u64;
     let mut recorded = 0u64;
-    let ran = runner.run(
-        px.runtime(),
-        &format!("planes of {source}"),
-        planes.read(&px, window),
-        |_, key, plane| worker.plane(key, plane),
-        |key, out| {
-            if let Err(e) = sink.record(key, out, labels.as_ref()) {
-                return Flow::Stop(e);
-            }
-            recorded += 1;
-            if super::interrupted() {
-                let kept = sink
-                    .settle(labels.as_ref())
-                    .and_then(|()| sink.flush())
-                    .map(|()| resumed + sink.recorded());
-                return Flow::Stop(match (kept, &where_) {
-                    (Ok(n), Some(at)) => Error::Interrupted(format!(
-                        "{n} of {all} planes are done and recorded in {at}; run the same command \
-                         again to go on from there"
-                    )),
-                    (Ok(_), None) => Error::Interrupted(format!(
-                        "stopped after {recorded} of {total} planes (no output to resume from)"
-                    )),
-                    (Err(e), _) => e,
-                });
-            }
-            Flow::Go
-        },
-    );
+    let what = format!("planes of {source}");
+    let record = |key, out| {
+        if let Err(e) = sink.record(key, out, labels.as_ref()) {
+            return Flow::Stop(e);
+        }
+        recorded += 1;
+        if super::interrupted() {
+            let kept = sink
+                .settle(labels.as_ref())
+                .and_then(|()| sink.flush())
+                .map(|()| resumed + sink.recorded());
+            return Flow::Stop(match (kept, &where_) {
+                (Ok(n), Some(at)) => Error::Interrupted(format!(
+                    "{n} of {all} planes are done and recorded in {at}; run the same command \
+                     again to go on from there"
+                )),
+                (Ok(_), None) => Error::Interrupted(format!(
+                    "stopped after {recorded} of {total} planes (no output to resume from)"
+                )),
+                (Err(e), _) => e,
+            });
+        }
+        Flow::Go
+    };
+    // Local chunks are read by the thread that segments them (from the page cache, inline);
+    // remote ones are fetched ahead, many at once, while the threads work.
+    let ran = if px.is_local() {
+        runner.run_inline(
+            &what,
+            planes.todo(),
+            |_, key| worker.plane_here(&px, key),
+            record,
+        )
+    } else {
+        runner.run(
+            px.runtime(),
+            &what,
+            planes.read(&px, window),
+            |_, key, plane| worker.plane(key, plane),
+            record,
+        )
+    };
     if let Err(e) = ran {
         // What finished is kept for the rerun, whatever stopped this one.
         let _ = sink.settle(labels.as_ref());

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use super::reader::PlaneKey;
 use super::sink::Labels;
 use crate::ndimage::{LabelScratch, RegionProps};
-use crate::ngff::FetchedPlane;
+use crate::ngff::{FetchedPlane, Pixels};
 use crate::segment::{segment_any_owned, Needs, SegmentParams};
 use crate::Result;
 
@@ -38,6 +38,15 @@ impl<'a> Worker<'a> {
             labels,
             scratches: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Fetch one plane on this thread (see [`crate::runtime::IoRuntime::run_here`]), then
+    /// [`Worker::plane`].
+    pub(crate) fn plane_here(&self, px: &Pixels, key: &PlaneKey) -> Result<PlaneResult> {
+        let fetched = px
+            .runtime()
+            .run_here(px.fetch_plane_async(key.t, key.c, key.z))?;
+        self.plane(key, fetched)
     }
 
     /// Decode one plane, segment it and store its labels.

@@ -168,7 +168,7 @@ impl<'p> Runner<'p> {
         W: Fn(&Pool, &K, In) -> Result<Out> + Sync,
         C: FnMut(K, Result<Out>) -> Flow,
     {
-        let (done_tx, done_rx) = mpsc::channel::<(K, Result<Out>)>();
+        let (done_tx, done_rx) = mpsc::channel::<Vec<(K, Result<Out>)>>();
         let mut received = 0usize;
         let mut failed = 0usize;
         let mut stopped = None;
@@ -177,41 +177,43 @@ impl<'p> Runner<'p> {
         let work = &work;
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                let each = |done: &mut mpsc::Sender<(K, Result<Out>)>,
-                            (key, input): (K, Result<In>)| {
+                let each = |done: &mut Batch<(K, Result<Out>)>, (key, input): (K, Result<In>)| {
                     let out = input.and_then(|input| {
                         runtime::catch(|| key.to_string(), || work(pool, &key, input))
                     });
-                    let _ = done.send((key, out));
+                    done.push((key, out));
                 };
+                let done = Batch::new(done_tx);
                 match spread {
-                    Spread::Items => pool.for_each(incoming, done_tx, each),
+                    Spread::Items => pool.for_each(incoming, done, each),
                     Spread::Inside => {
-                        let mut done = done_tx;
+                        let mut done = done;
                         incoming.for_each(|item| each(&mut done, item));
                     }
                 }
             });
             let mut stop = Some(stop);
-            for (key, out) in done_rx.iter() {
-                received += 1;
-                if out.is_err() {
-                    failed += 1;
-                }
-                if let Flow::Stop(e) = record(key, out) {
-                    stopped = Some(e);
-                    // Dropping the receiver ends the workers: their next send fails.
-                    if let Some(stop) = stop.take() {
-                        stop();
+            'results: for batch in done_rx.iter() {
+                for (key, out) in batch {
+                    received += 1;
+                    if out.is_err() {
+                        failed += 1;
                     }
-                    break;
+                    if let Flow::Stop(e) = record(key, out) {
+                        stopped = Some(e);
+                        // Dropping the receiver ends the workers: their next send fails.
+                        if let Some(stop) = stop.take() {
+                            stop();
+                        }
+                        break 'results;
+                    }
+                    (self.progress)(Progress {
+                        done: received,
+                        failed,
+                        total: self.total,
+                        elapsed: self.start.elapsed(),
+                    });
                 }
-                (self.progress)(Progress {
-                    done: received,
-                    failed,
-                    total: self.total,
-                    elapsed: self.start.elapsed(),
-                });
             }
             // Whatever is still queued is dropped unworked when the scope's thread ends.
             drop(done_rx);
@@ -227,5 +229,116 @@ impl<'p> Runner<'p> {
             "{received} of {} {what} were done: {why}",
             self.total
         ))
+    }
+}
+
+/// Results sent to the recording thread a few at a time: sending each wakes that thread, a
+/// futex call and a context switch per item, which for small planes cost as much as reading
+/// them. A result waits at most until its thread's next one (sent at once when the last send
+/// is [`BATCH_WAIT`] old), and the rest go when the thread's work ends.
+struct Batch<T> {
+    items: Vec<T>,
+    tx: mpsc::Sender<Vec<T>>,
+    sent: Instant,
+}
+
+/// How long a thread keeps its results before it sends them.
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Most results a thread keeps before it sends them.
+const BATCH_MAX: usize = 64;
+
+impl<T> Batch<T> {
+    fn new(tx: mpsc::Sender<Vec<T>>) -> Self {
+        Batch {
+            items: Vec::new(),
+            tx,
+            sent: Instant::now(),
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        self.items.push(item);
+        if self.items.len() >= BATCH_MAX || self.sent.elapsed() >= BATCH_WAIT {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        if !self.items.is_empty() {
+            // A closed channel: the run stopped, and these results are not wanted.
+            let _ = self.tx.send(std::mem::take(&mut self.items));
+        }
+        self.sent = Instant::now();
+    }
+}
+
+impl<T> Clone for Batch<T> {
+    fn clone(&self) -> Self {
+        Batch::new(self.tx.clone())
+    }
+}
+
+impl<T> Drop for Batch<T> {
+    fn drop(&mut self) {
+        self.send();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Results come in batches but every one is recorded, with progress after each; a run
+    /// stopped by its record takes no more items (a huge iterator is not drained).
+    #[test]
+    fn inline_runs_record_every_result_and_stop_taking_items() {
+        let mut seen = 0;
+        let mut progress = |p: Progress| seen = p.done;
+        let mut runner =
+            Runner::new("test", Some(2), 4, Spread::Items, 5000, &mut progress).unwrap();
+        let mut sum = 0u64;
+        runner
+            .run_inline(
+                "items",
+                0..5000u64,
+                |_, &k| Ok(k * 2),
+                |_, out| {
+                    sum += out.unwrap();
+                    Flow::Go
+                },
+            )
+            .unwrap();
+        drop(runner);
+        assert_eq!((sum, seen), (4999 * 5000, 5000));
+
+        let taken = AtomicUsize::new(0);
+        let mut quiet = |_: Progress| {};
+        let mut runner =
+            Runner::new("test", Some(2), 4, Spread::Items, usize::MAX, &mut quiet).unwrap();
+        let mut recorded = 0;
+        let err = runner
+            .run_inline(
+                "items",
+                (0..u64::MAX).inspect(|_| {
+                    taken.fetch_add(1, Ordering::Relaxed);
+                }),
+                |_, &k| Ok(k),
+                |_, _| {
+                    recorded += 1;
+                    if recorded == 100 {
+                        Flow::Stop(Error::Interrupted("enough".into()))
+                    } else {
+                        Flow::Go
+                    }
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Interrupted(_)), "{err}");
+        assert!(
+            taken.load(Ordering::Relaxed) < 1_000_000,
+            "the items were drained"
+        );
     }
 }

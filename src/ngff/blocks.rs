@@ -200,10 +200,13 @@ impl<T: Element> BlockWriter<T> {
         let writer = self.writer.clone();
         let (t, c, zb) = key;
         let z0 = zb * self.depth;
+        // Encoded on this thread: handed to an I/O thread, the block was encoded there while
+        // this thread waited, and the cores sat idle a sixth of the time (98,800 small planes
+        // with labels: 8.7 s -> 7.3 s).
         let stored = self
             .writer
             .runtime()
-            .block_on(async move { writer.write_block_async(t, c, z0, planes).await });
+            .run_here(async move { writer.write_block_async(t, c, z0, planes).await });
         if let Ok(mut state) = self.state.lock() {
             state.writing.remove(&key);
         }

@@ -64,7 +64,12 @@ fn main() -> omeflow::Result<()> {
     let (cy, cx) = (arg(6, ny), arg(7, nx));
     let compression = match std::env::var("OMEFLOW_BENCH_COMPRESSION").as_deref() {
         Ok("zstd") => Compression::Blosc,
-        _ => Compression::BloscLz4,
+        Ok("lz4") | Err(_) => Compression::BloscLz4,
+        Ok(other) => {
+            return Err(omeflow::Error::InvalidArgument(format!(
+                "OMEFLOW_BENCH_COMPRESSION={other}: say lz4 (the default) or zstd"
+            )))
+        }
     };
     let spec = ImageSpec::new([t, 2, z, ny, nx], DType::U16)
         .with_chunks(cy, cx)

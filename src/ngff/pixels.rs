@@ -433,13 +433,8 @@ impl Pixels {
                 task.await.map_err(|e| Error::CorruptChunk {
                     location,
                     key,
-                    // zarrs panics on some corrupt data (a shard index near 2^64): the chunk
-                    // is reported, not the process lost.
                     reason: if e.is_panic() {
-                        format!(
-                            "decoding panicked: {}",
-                            crate::runtime::panic_message(e.into_panic())
-                        )
+                        decoding_panicked(e.into_panic())
                     } else {
                         "the read was cancelled".into()
                     },
@@ -496,9 +491,9 @@ impl Pixels {
         encoded: Option<bytes::Bytes>,
     ) -> Result<(ArraySubset, Decoded<T>, Vec<Range<u64>>)> {
         let (overlap, in_chunk) = self.overlap(idx, subset)?;
-        let bytes = self.decode_chunk(idx, encoded)?;
+        let (bytes, shape) = self.decode_chunk(idx, encoded)?;
         let bytes = bytes.into_fixed().map_err(|e| self.invalid(e))?;
-        let shape = self.chunk_dims(idx)?;
+        let shape = shape.iter().map(|n| n.get() as usize).collect();
         Ok((
             overlap,
             Decoded::Bytes { bytes, shape },
@@ -518,17 +513,6 @@ impl Pixels {
             .relative_to(chunk.start())
             .map_err(|e| self.invalid(e))?;
         Ok((overlap, in_chunk))
-    }
-
-    fn chunk_dims(&self, idx: &[u64]) -> Result<Vec<usize>> {
-        Ok(self
-            .inner
-            .array
-            .chunk_shape(idx)
-            .map_err(|e| self.invalid(e))?
-            .iter()
-            .map(|n| n.get() as usize)
-            .collect())
     }
 
     async fn read_chunk_part<T: Element>(
@@ -597,18 +581,20 @@ impl Pixels {
 
     /// One whole chunk from its stored bytes, decoded by zarrs once they are known to decode
     /// to no more than the chunk's declared size (`super::chunk`); the fill value for `None`.
+    /// Returns the chunk's shape beside its bytes.
     fn decode_chunk(
         &self,
         idx: &[u64],
         encoded: Option<bytes::Bytes>,
-    ) -> Result<zarrs::array::ArrayBytes<'static>> {
+    ) -> Result<(zarrs::array::ArrayBytes<'static>, zarrs::array::ChunkShape)> {
         use zarrs::array::{ArrayBytes, ArrayToBytesCodecTraits, CodecOptions};
         let array = &self.inner.array;
         let (shape, elements, decoded_len) = self.chunk_size(idx)?;
         let key = self.chunk_key(idx);
         let Some(encoded) = encoded else {
-            return ArrayBytes::new_fill_value(array.data_type(), elements, array.fill_value())
-                .map_err(|e| self.corrupt(&key, e));
+            let fill = ArrayBytes::new_fill_value(array.data_type(), elements, array.fill_value())
+                .map_err(|e| self.corrupt(&key, e))?;
+            return Ok((fill, shape));
         };
         let at = super::chunk::ChunkAt {
             location: self.inner.store.location(),
@@ -625,7 +611,7 @@ impl Pixels {
                 &CodecOptions::default(),
             )
             .map_err(|e| self.corrupt(&key, crate::store::error_chain(&e)))?;
-        Ok(bytes.into_owned())
+        Ok((bytes.into_owned(), shape))
     }
 
     fn chunk_key(&self, idx: &[u64]) -> String {
@@ -799,21 +785,26 @@ impl FetchedPlane {
         crate::with_dtype!(px.dtype(), T => {
             let mut out = Assembler::<T>::new(&px, &region, &subset);
             for (idx, encoded) in chunks {
-                // zarrs panics on some corrupt data: the chunk is reported, not the run lost.
                 let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     px.decode_part::<T>(&idx, &subset, encoded)
                 }))
                 .unwrap_or_else(|panic| {
-                    Err(px.corrupt(
-                        &px.chunk_key(&idx),
-                        format!("decoding panicked: {}", crate::runtime::panic_message(panic)),
-                    ))
+                    Err(px.corrupt(&px.chunk_key(&idx), decoding_panicked(panic)))
                 })?;
                 out.add(&part.0, &part.1, &part.2)?;
             }
             Ok(with_plane_dtype(T::wrap(out.finish()?)))
         })
     }
+}
+
+/// Why a chunk is corrupt when zarrs panicked decoding it (it does on some corrupt data, a
+/// shard index near 2^64): the chunk is reported, not the process lost.
+fn decoding_panicked(payload: Box<dyn std::any::Any + Send>) -> String {
+    format!(
+        "decoding panicked: {}",
+        crate::runtime::panic_message(payload)
+    )
 }
 
 /// A decoded chunk: an array, or zarrs' fixed-size bytes (native byte order, C order) and

@@ -13,6 +13,30 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+thread_local! {
+    /// This thread's zstd compression context and its level: made once, not per chunk.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `bytes` as one zstd frame at `level`, without checksum: the same bytes as zarrs' zstd codec
+/// (and numcodecs') makes of them, with a compression context kept per thread. Making a context
+/// (and its tables) for every chunk took as long as compressing a chunk of labels.
+pub(crate) fn zstd_encode(bytes: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    ZSTD.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
+        let compressor = match &mut *slot {
+            Some((l, c)) if *l == level => c,
+            other => {
+                let mut c = zstd::bulk::Compressor::new(level)?;
+                c.include_checksum(false)?;
+                &mut other.insert((level, c)).1
+            }
+        };
+        compressor.compress(bytes)
+    })
+}
+
 /// The chunk being checked, named in its [`Error::CorruptChunk`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ChunkAt<'a> {

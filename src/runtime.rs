@@ -93,6 +93,7 @@ impl IoRuntime {
     /// hold; a panic inside `fut` reaches the caller.
     pub fn run_here<F: Future>(&self, fut: F) -> F::Output {
         let _entered = self.handle().enter();
+        let _blocking = BlockingHere::enter();
         futures::executor::block_on(fut)
     }
 
@@ -104,6 +105,33 @@ impl IoRuntime {
     {
         self.handle().spawn(fut)
     }
+}
+
+thread_local! {
+    /// Set while this thread waits in [`IoRuntime::run_here`].
+    static BLOCKING_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread, for the length of a `run_here`, as one that waits for its I/O anyway.
+struct BlockingHere(bool);
+
+impl BlockingHere {
+    fn enter() -> Self {
+        BlockingHere(BLOCKING_HERE.with(|b| b.replace(true)))
+    }
+}
+
+impl Drop for BlockingHere {
+    fn drop(&mut self) {
+        BLOCKING_HERE.with(|b| b.set(self.0));
+    }
+}
+
+/// Whether this thread is inside [`IoRuntime::run_here`]: it waits for the future it polls
+/// whatever that does, so a read that must wait on the disk is better done here than handed to
+/// the blocking pool and waited for (a runtime's own threads are never inside it).
+pub(crate) fn blocking_here() -> bool {
+    BLOCKING_HERE.with(|b| b.get())
 }
 
 /// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).
@@ -345,6 +373,17 @@ mod tests {
         let io2 = io.clone();
         let v = outer.block_on(async move { io2.block_on(async { Ok(41 + 1) }) });
         assert_eq!(v.unwrap(), 42);
+    }
+
+    /// Only the thread inside `run_here` is marked, for as long as it is there.
+    #[test]
+    fn run_here_marks_its_thread_while_it_waits() {
+        let io = IoRuntime::new(1).unwrap();
+        assert!(!blocking_here());
+        assert!(io.run_here(async { blocking_here() }));
+        assert!(!blocking_here());
+        let spawned = io.block_on(async { Ok(blocking_here()) }).unwrap();
+        assert!(!spawned, "a runtime thread is never marked");
     }
 
     #[test]

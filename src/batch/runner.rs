@@ -243,10 +243,10 @@ struct Batch<T> {
 }
 
 /// How long a thread keeps its results before it sends them.
-const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Most results a thread keeps before it sends them.
-const BATCH_MAX: usize = 64;
+const BATCH_MAX: usize = 256;
 
 impl<T> Batch<T> {
     fn new(tx: mpsc::Sender<Vec<T>>) -> Self {

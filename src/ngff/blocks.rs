@@ -45,6 +45,8 @@ struct State<T> {
     pending: HashMap<BlockKey, Pending<T>>,
     /// Blocks being stored now: a second write of the same chunks waits for the first.
     writing: HashSet<BlockKey>,
+    /// Threads waiting in `idle` for one of those writes to end.
+    waiters: usize,
     clock: u64,
 }
 
@@ -75,6 +77,7 @@ impl<T: Element> BlockWriter<T> {
             state: Mutex::new(State {
                 pending: HashMap::new(),
                 writing: HashSet::new(),
+                waiters: 0,
                 clock: 0,
             }),
             idle: Condvar::new(),
@@ -193,7 +196,9 @@ impl<T: Element> BlockWriter<T> {
         {
             let mut state = self.lock()?;
             while state.writing.contains(&key) {
+                state.waiters += 1;
                 state = self.idle.wait(state).map_err(|_| poisoned())?;
+                state.waiters -= 1;
             }
             state.writing.insert(key);
         }
@@ -207,10 +212,17 @@ impl<T: Element> BlockWriter<T> {
             .writer
             .runtime()
             .run_here(async move { writer.write_block_async(t, c, z0, planes).await });
-        if let Ok(mut state) = self.state.lock() {
-            state.writing.remove(&key);
+        // A notify is a system call even with nobody waiting (a futex wake per block).
+        let waiting = match self.state.lock() {
+            Ok(mut state) => {
+                state.writing.remove(&key);
+                state.waiters > 0
+            }
+            Err(_) => true,
+        };
+        if waiting {
+            self.idle.notify_all();
         }
-        self.idle.notify_all();
         stored
     }
 }

@@ -435,6 +435,11 @@ impl Compute {
                     .name(format!("omeflow-compute-{k}"))
                     .spawn_scoped(scope, move || {
                         let mut batch = 1usize;
+                        // Results kept until SEND_EVERY has passed since the last send: a
+                        // message per task woke the consuming thread (a futex call and a context
+                        // switch each way) as often as a small plane takes to segment.
+                        let mut kept: Batch<T> = Vec::new();
+                        let mut sent = Instant::now();
                         loop {
                             if stop.load(Ordering::Acquire) {
                                 break;
@@ -447,19 +452,27 @@ impl Compute {
                                 break;
                             }
                             let started = Instant::now();
-                            let results: Batch<T> = taken
-                                .into_iter()
-                                .map(|(i, task)| (i, task.run(i)))
-                                .collect();
+                            kept.extend(taken.into_iter().map(|(i, task)| (i, task.run(i))));
                             if started.elapsed() < Duration::from_micros(100) {
                                 batch = (batch * 2).min(max_batch);
                             }
-                            if tx.send(results).is_err() {
-                                break;
+                            let gate = !opened.load(Ordering::Acquire);
+                            if gate
+                                || kept.len() >= batch.max(SEND_AT_MOST)
+                                || sent.elapsed() >= SEND_EVERY
+                            {
+                                if tx.send(std::mem::take(&mut kept)).is_err() {
+                                    break;
+                                }
+                                sent = Instant::now();
                             }
                             while !opened.load(Ordering::Acquire) && !stop.load(Ordering::Acquire) {
                                 std::thread::sleep(Duration::from_micros(50));
                             }
+                        }
+                        if !kept.is_empty() {
+                            // Closed: the run stopped and these results are not wanted.
+                            let _ = tx.send(kept);
                         }
                     });
                 if let Err(e) = started {
@@ -522,6 +535,13 @@ impl Compute {
         }
     }
 }
+
+/// How long a compute thread keeps finished results before it hands them over.
+const SEND_EVERY: Duration = Duration::from_millis(5);
+
+/// How many results it keeps at most (beyond one batch of tiny tasks): memory stays a few
+/// results per thread, whatever their size.
+const SEND_AT_MOST: usize = 16;
 
 /// Run tasks in parallel on all cores (dask's `compute(*lazy_results)`): results in task order,
 /// a progress line at least every 10 % or 2 s once the run has lasted a second, then a

@@ -1428,8 +1428,8 @@ mod tests {
         assert!(e.to_string().contains("--overwrite"), "{e}");
     }
 
-    /// Label images are zstd-compressed (in Zarr v2 and v3), read back as written, and a
-    /// resume of an image written with another compression is refused.
+    /// A whole chunk of a zstd image, encoded by omeflow, holds the bytes zarrs writes for the
+    /// same chunk (stored in parts, merged by zarrs); a whole chunk of zeros is not stored.
     #[test]
     fn whole_zstd_chunks_are_the_bytes_zarrs_writes_and_zero_chunks_are_not_stored() {
         let dir = tempfile::tempdir().unwrap();
@@ -1487,6 +1487,8 @@ mod tests {
         }
     }
 
+    /// Label images are zstd-compressed (in Zarr v2 and v3), read back as written, and a
+    /// resume of an image written with another compression is refused.
     #[test]
     fn zstd_chunks_read_back_and_a_resume_with_other_compression_is_refused() {
         let dir = tempfile::tempdir().unwrap();

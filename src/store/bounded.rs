@@ -504,6 +504,22 @@ mod tests {
         )
     }
 
+    /// A `LocalFileSystem` at `dir`, and the bounded store over it that reads and writes there.
+    fn local_store(dir: &std::path::Path) -> (Arc<dyn ObjectStore>, BoundedStore) {
+        let fs: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap());
+        let ours = BoundedStore::new(
+            fs.clone(),
+            Bounds {
+                max_bytes: 8 << 20,
+                retries: 0,
+                backoff: Duration::from_millis(1),
+            },
+        )
+        .with_local_root(dir.to_path_buf());
+        (fs, ours)
+    }
+
     /// tests/fuzz.rs found this: a shard index entry near 2^64 makes zarrs ask for a range whose
     /// end wrapped below its start, and `LocalFileSystem` allocated `end - start` (wrapped again,
     /// 6.7e18 bytes) and aborted the process.
@@ -554,17 +570,7 @@ mod tests {
     #[tokio::test]
     async fn local_writes_match_the_local_file_system() {
         let dir = tempfile::tempdir().unwrap();
-        let fs: Arc<dyn ObjectStore> =
-            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        let ours = BoundedStore::new(
-            fs.clone(),
-            Bounds {
-                max_bytes: 8 << 20,
-                retries: 0,
-                backoff: Duration::from_millis(1),
-            },
-        )
-        .with_local_root(dir.path().to_path_buf());
+        let (fs, ours) = local_store(dir.path());
         let key = Path::from("labels/seg/0/1/0/2/0/0");
         ours.put(&key, PutPayload::from_static(b"first"))
             .await
@@ -625,17 +631,7 @@ mod tests {
         f.sync_all().unwrap();
         // SAFETY: advice on an open descriptor; it changes no memory of ours.
         unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        let fs: Arc<dyn ObjectStore> =
-            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        let ours = BoundedStore::new(
-            fs,
-            Bounds {
-                max_bytes: 8 << 20,
-                retries: 0,
-                backoff: Duration::from_millis(1),
-            },
-        )
-        .with_local_root(dir.path().to_path_buf());
+        let (_, ours) = local_store(dir.path());
         let io = crate::runtime::IoRuntime::new(1).unwrap();
         // Outside `run_here` an uncached read is left to the inner store (when this file
         // system drops cached pages on advice; tmpfs does not).
@@ -658,17 +654,7 @@ mod tests {
         std::fs::write(dir.path().join("small"), [3u8; 100]).unwrap();
         let big: Vec<u8> = (0..(INLINE_BYTES + 10)).map(|i| i as u8).collect();
         std::fs::write(dir.path().join("big"), &big).unwrap();
-        let fs: Arc<dyn ObjectStore> =
-            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        let ours = BoundedStore::new(
-            fs.clone(),
-            Bounds {
-                max_bytes: 8 << 20,
-                retries: 0,
-                backoff: Duration::from_millis(1),
-            },
-        )
-        .with_local_root(dir.path().to_path_buf());
+        let (fs, ours) = local_store(dir.path());
         async fn read(
             s: &dyn ObjectStore,
             key: &str,

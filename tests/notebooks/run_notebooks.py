@@ -10,17 +10,35 @@ and a closing `N passed, M failed` line; exits non-zero when any failed.
 """
 import argparse
 import os
+import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from rules import check
+from rules import check, outputs_text
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = "omeflow-rust"
+
+
+def failing_cells_text(nb, problems, limit=4000):
+    """The whole stderr and error output of each code cell a problem names ("cell N: ..."), so a
+    failure the 300 characters of a problem cut short (a kernel child's exit, its last stderr
+    line "While processing instruction ...") is in the log of a run whose files are gone."""
+    cells = [c for c in nb.cells if c.get("cell_type") == "code"]
+    named = sorted({int(m.group(1)) for p in problems for m in [re.match(r"cell (\d+):", p)] if m})
+    report = []
+    for i in named:
+        if i >= len(cells):
+            continue
+        text = "\n".join(t for kind, t in outputs_text(cells[i]) if kind in ("stderr", "error"))
+        if text.strip():
+            report.append(f"cell {i} stderr and errors:\n" + textwrap.indent(text[-limit:], "    | "))
+    return report
 
 
 def run(path, out_dir, timeout=1800):
@@ -34,7 +52,8 @@ def run(path, out_dir, timeout=1800):
     seconds = time.time() - start
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
-    return check(nb), seconds
+    problems = check(nb)
+    return problems, seconds, failing_cells_text(nb, problems)
 
 
 def main():
@@ -57,14 +76,16 @@ def main():
     passed = failed = 0
     for path in paths:
         try:
-            problems, seconds = run(path, args.out)
+            problems, seconds, details = run(path, args.out)
         except Exception as e:  # a kernel that died or never started
-            problems, seconds = [f"{type(e).__name__}: {e}"], 0.0
+            problems, seconds, details = [f"{type(e).__name__}: {e}"], 0.0, []
         if problems:
             failed += 1
             print(f"FAIL {path.relative_to(ROOT)} ({seconds:.1f} s)")
             for p in problems:
                 print(f"  {p}")
+            for d in details:
+                print(f"  {d}")
         else:
             passed += 1
             print(f"ok   {path.relative_to(ROOT)} ({seconds:.1f} s)")

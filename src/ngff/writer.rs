@@ -992,17 +992,20 @@ impl ImageWriter {
         indices: &[u64],
         elements: &[T],
     ) -> Result<()> {
-        let err = |e: &dyn std::error::Error| Error::Write {
-            location: self.store.describe(&level.to_string()),
-            reason: crate::store::error_chain(e),
-        };
+        let path = level.to_string();
         let bytes = <T as zarrs::array::Element>::to_array_bytes(array.data_type(), elements)
-            .map_err(|e| err(&e))?;
+            .map_err(|e| write_err(&self.store, &path, e))?;
         if bytes.is_fill_value(array.fill_value()) {
-            return array.async_erase_chunk(indices).await.map_err(|e| err(&e));
+            return array
+                .async_erase_chunk(indices)
+                .await
+                .map_err(|e| write_err(&self.store, &path, e));
         }
-        let raw = bytes.into_fixed().map_err(|e| err(&e))?;
-        let encoded = super::chunk::zstd_encode(&raw, ZSTD_LEVEL).map_err(|e| err(&e))?;
+        let raw = bytes
+            .into_fixed()
+            .map_err(|e| write_err(&self.store, &path, e))?;
+        let encoded = super::chunk::zstd_encode(&raw, ZSTD_LEVEL)
+            .map_err(|e| write_err(&self.store, &path, e))?;
         // SAFETY: `encoded` is this chunk as the array's codec chain encodes it: the image's
         // metadata names `bytes` (little-endian, this machine's order) and zstd at ZSTD_LEVEL
         // without checksum (`whole_zstd_chunk` checked the compression; a resumed image with
@@ -1010,7 +1013,7 @@ impl ImageWriter {
         // shape, checked by zarrs' `to_array_bytes` against the data type.
         unsafe { array.async_store_encoded_chunk(indices, bytes::Bytes::from(encoded)) }
             .await
-            .map_err(|e| err(&e))
+            .map_err(|e| write_err(&self.store, &path, e))
     }
 
     /// Whether plane `index` ((t, c, z) in raster order) is written: its data is stored in

@@ -149,6 +149,10 @@ pub enum Error {
     #[error("{task} panicked: {message}")]
     Panicked { task: String, message: String },
 
+    /// Slurm refused or lost a job: a command failed, or an array element failed for good.
+    #[error("Slurm: {0}")]
+    Slurm(String),
+
     /// A task's own error that is not an omeflow error (a closure in a notebook that returned
     /// another error type), by its message.
     #[error("{0}")]

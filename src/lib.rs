@@ -28,6 +28,7 @@ mod rng;
 pub mod runtime;
 pub mod sample;
 pub mod segment;
+pub mod slurm;
 pub mod store;
 pub mod units;
 

@@ -184,6 +184,38 @@ pub fn write_file(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
+/// Read a small file omeflow wrote (a job file, a state record), refusing one larger than
+/// `max` bytes before reading it and a symbolic link.
+pub fn read_bounded(path: impl AsRef<Path>, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let m = std::fs::symlink_metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    if m.file_type().is_symlink() || !m.is_file() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if m.len() > max {
+        return Err(Error::InvalidArgument(format!(
+            "{} has {} bytes, more than the {max} omeflow reads there",
+            path.display(),
+            m.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(m.len() as usize);
+    File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path.display(), e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::InvalidArgument(format!(
+            "{} grew past the {max} bytes omeflow reads there",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -467,6 +467,7 @@ pub(crate) fn delete(store: &Store) -> Result<()> {
             .map_err(|e| crate::store::storage_error(store.location(), e))?;
         let ours = |k: &str| {
             k == "job.json"
+                || k.strip_prefix("slurm/").is_some_and(crate::slurm::is_ours)
                 || k.strip_prefix("parts/").is_some_and(|r| {
                     let (n, ext) = r.split_once('.').unwrap_or((r, ""));
                     n.len() == 12

@@ -2,6 +2,7 @@
 //! job, time point by time point (the next one read while this one is classified), with the
 //! probabilities streamed to an OME-Zarr image and PNGs.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::Checkpoint;
 use super::runner::{Flow, Runner, Spread};
+use super::share::ShareDone;
 use super::{Progress, Report};
 use crate::classify::{
     checked_len, predict_volume, timepoint_f32, ClassifyInput, FeatureBank, Project,
@@ -70,7 +72,7 @@ impl ClassifyJob {
         serde_json::json!({
             "omeflow-record": 1,
             "job": "classify",
-            "source": redact(&self.source),
+            "source": crate::output::tidy_location(&redact(&self.source)),
             "level": self.level,
             "project": crate::output::tidy_path(&self.project).display().to_string(),
             "project_bytes": meta.map(|m| m.len()),
@@ -122,7 +124,125 @@ pub fn run(
     options: &StoreOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report<ClassifyOutcome>> {
+    match run_with(job, options, progress, None)? {
+        Ran::Whole(r) => Ok(*r),
+        Ran::Share(_) => Err(Error::Internal("a whole run ended as a share".into())),
+    }
+}
+
+enum Ran {
+    Whole(Box<Report<ClassifyOutcome>>),
+    Share(ShareDone),
+}
+
+/// Plan the shares of `job` (ranges of time points still to do) for `shares` workers at most,
+/// creating or resuming its output as a local run does. Returns the shares and the time
+/// points still to do.
+pub(crate) fn plan(
+    job: &ClassifyJob,
+    options: &StoreOptions,
+    shares: usize,
+    at_least: usize,
+) -> Result<(Vec<Range<u64>>, u64)> {
+    let Some(out) = &job.out else {
+        return Err(Error::InvalidArgument(
+            "a classification run by workers needs --out, the image they record their time \
+             points in"
+                .into(),
+        ));
+    };
+    run_with(job, options, &mut |_| {}, Some(0..0))?;
+    let image = OmeZarr::open(&job.source, options)?;
+    let nt = image.level(job.level)?.shape5()[0];
+    let record = Checkpoint::open(open_record(out)?, &job.fingerprint(), nt as u64)?;
+    let done = record.done_bits();
+    let todo: Vec<u64> = (0..nt as u64)
+        .filter(|&t| done[(t / 64) as usize] & (1 << (t % 64)) == 0)
+        .collect();
+    let n = todo.len() as u64;
+    Ok((
+        super::share::pack(todo.into_iter().map(|t| t..t + 1), n, shares, at_least),
+        n,
+    ))
+}
+
+/// One bit per time point the job's output does not hold yet.
+pub(crate) fn remaining(job: &ClassifyJob, options: &StoreOptions) -> Result<Vec<u64>> {
+    let nt = nt_of(job, options)?;
+    let record = Checkpoint::open(record_of(job)?, &job.fingerprint(), nt as u64)?;
+    let done = record.done_bits();
+    Ok((0..nt.div_ceil(64))
+        .map(|w| {
+            let all = if (w + 1) * 64 <= nt {
+                u64::MAX
+            } else {
+                (1u64 << (nt % 64)) - 1
+            };
+            !done.get(w).copied().unwrap_or(0) & all
+        })
+        .collect())
+}
+
+/// The local folder of `job`'s progress record.
+pub(crate) fn record_dir(job: &ClassifyJob) -> Result<PathBuf> {
+    let store = record_of(job)?;
+    store
+        .local_root()
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} is not on a file system: workers on other machines share a job through a \
+             folder they all see; write the probabilities to one",
+                store.location()
+            ))
+        })
+}
+
+fn record_of(job: &ClassifyJob) -> Result<crate::store::Store> {
+    match &job.out {
+        Some(out) => open_record(out),
+        None => Err(Error::InvalidArgument(
+            "a classification run by workers needs --out, the image they record their time \
+             points in"
+                .into(),
+        )),
+    }
+}
+
+/// Classify the time points of `share` (time point indices) and record them in the job's
+/// output, leaving the output for the job's last run to commit.
+pub(crate) fn run_share(
+    job: &ClassifyJob,
+    options: &StoreOptions,
+    share: Range<u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShareDone> {
+    match run_with(job, options, progress, Some(share))? {
+        Ran::Share(d) => Ok(d),
+        Ran::Whole(_) => Err(Error::Internal("a share ended as a whole run".into())),
+    }
+}
+
+fn run_with(
+    job: &ClassifyJob,
+    options: &StoreOptions,
+    progress: &mut dyn FnMut(Progress),
+    share: Option<Range<u64>>,
+) -> Result<Ran> {
     check_threads(job.threads)?;
+    if share.is_some() && job.out.is_none() {
+        return Err(Error::InvalidArgument(
+            "a share of a classification needs --out to record its time points in".into(),
+        ));
+    }
+    if let Some(s) = &share {
+        if s.start > s.end || s.end > nt_of(job, options)? as u64 {
+            return Err(Error::OutOfBounds(format!(
+                "share of time points {}..{} outside the image",
+                s.start, s.end
+            )));
+        }
+    }
     if job.png_dir.is_none() && job.png_z != 0 {
         return Err(Error::InvalidArgument(format!(
             "--png-z {} without --png: no PNG would be written; give a folder with --png",
@@ -200,10 +320,11 @@ pub fn run(
                     crate::store::redact(&job.source)
                 ))
                 .with_channels(channels);
-            Some(if job.overwrite {
-                ImageWriter::replace(out, spec)?
-            } else {
-                ImageWriter::resume(out, spec)?
+            Some(match &share {
+                // Workers write their time points beside each other into the planned output.
+                Some(s) if !s.is_empty() => ImageWriter::attach_at(out, spec)?,
+                _ if job.overwrite => ImageWriter::replace(out, spec)?,
+                _ => ImageWriter::resume(out, spec)?,
             })
         }
         None => None,
@@ -228,7 +349,7 @@ pub fn run(
         }
         _ => None,
     };
-    let todo: Vec<usize> = match &record {
+    let mut todo: Vec<usize> = match &record {
         Some(cp) => {
             let done = cp.done_bits();
             (0..nt)
@@ -238,6 +359,15 @@ pub fn run(
         None => (0..nt).collect(),
     };
     let resumed = nt - todo.len();
+    let share_resumed = match &share {
+        Some(s) => {
+            let in_share = |t: &usize| s.contains(&(*t as u64));
+            let before = (s.end - s.start) as usize;
+            todo.retain(in_share);
+            before - todo.len()
+        }
+        None => 0,
+    };
     let mut record = record;
     if let Some(dir) = &job.png_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
@@ -323,6 +453,16 @@ pub fn run(
             Err(e) => Flow::Stop(e),
         },
     )?;
+    if let (Some(_), Some(cp)) = (&share, &mut record) {
+        // The job's last run sums every time point and commits the image.
+        cp.flush()?;
+        let recorded = cp.recorded();
+        return Ok(Ran::Share(ShareDone {
+            recorded,
+            resumed: share_resumed as u64,
+            seconds: start.elapsed().as_secs_f64(),
+        }));
+    }
     if let Some(cp) = &mut record {
         cp.flush()?;
         for (_, item) in cp.done() {
@@ -340,7 +480,7 @@ pub fn run(
     }
     let seconds = start.elapsed().as_secs_f64();
     let voxels = [nt, nz, ny, nx].iter().map(|&d| d as f64).product::<f64>();
-    Ok(Report {
+    Ok(Ran::Whole(Box::new(Report {
         source: redact(&job.source),
         level: job.level,
         seconds,
@@ -357,7 +497,14 @@ pub fn run(
             pngs,
             resumed_time_points: resumed,
         },
-    })
+    })))
+}
+
+/// The time points of the job's level.
+fn nt_of(job: &ClassifyJob, options: &StoreOptions) -> Result<usize> {
+    Ok(OmeZarr::open(&job.source, options)?
+        .level(job.level)?
+        .shape5()[0])
 }
 
 /// A time point, as the runner names it in errors.

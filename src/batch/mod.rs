@@ -20,6 +20,7 @@ mod checkpoint;
 pub mod classify;
 mod runner;
 pub mod segment;
+pub mod share;
 pub mod table;
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use classify::{ClassifyJob, ClassifyOutcome};
 pub use segment::{PlaneSummary, SegmentJob, SegmentOutcome};
+pub use share::{JobFile, ShareDone, Storage};
 pub use table::TableFormat;
 
 use crate::store::StoreOptions;
@@ -42,7 +44,7 @@ pub fn interrupt() {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
@@ -54,6 +56,18 @@ pub enum Job {
     Segment(SegmentJob),
     /// An ilastik project's pixel classification of an image level.
     Classify(ClassifyJob),
+}
+
+impl From<SegmentJob> for Job {
+    fn from(j: SegmentJob) -> Self {
+        Job::Segment(j)
+    }
+}
+
+impl From<ClassifyJob> for Job {
+    fn from(j: ClassifyJob) -> Self {
+        Job::Classify(j)
+    }
 }
 
 /// Progress of a run, passed to the caller's callback after every item (plane or time point).

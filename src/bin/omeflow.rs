@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use omeflow::batch::{
-    self, ClassifyJob, ClassifyOutcome, Job, Outcome, Progress, Report, SegmentJob, SegmentOutcome,
+    self, ClassifyJob, ClassifyOutcome, Job, JobFile, Outcome, Progress, Report, SegmentJob,
+    SegmentOutcome,
 };
 use omeflow::compute::ProgressLine;
 use omeflow::ndimage::{Connectivity, Threshold};
@@ -13,6 +14,7 @@ use omeflow::ngff::OmeZarr;
 use omeflow::output::{tidy_location, tidy_path};
 use omeflow::sample::{write_sample, SampleSpec};
 use omeflow::segment::SegmentParams;
+use omeflow::slurm::{SlurmOptions, SlurmRun};
 use omeflow::store::StoreOptions;
 use std::ops::Range;
 
@@ -51,14 +53,18 @@ fn run_job(job: &Job, options: &StoreOptions, json: bool) -> omeflow::Result<()>
         line.update_at(p.done, p.elapsed);
     };
     let report = batch::run(job, options, &mut progress)?;
+    print_report(&report, job, json)
+}
+
+fn print_report(report: &Report<Outcome>, job: &Job, json: bool) -> omeflow::Result<()> {
     if json {
-        println!("{}", to_json(&report)?);
+        println!("{}", to_json(report)?);
     }
     match (&report.outcome, job) {
-        (Outcome::Segment(o), Job::Segment(job)) => print_segment(&report, o, job, json),
+        (Outcome::Segment(o), Job::Segment(job)) => print_segment(report, o, job, json),
         (Outcome::Classify(o), _) => {
             if !json {
-                print_classify(&report, o);
+                print_classify(report, o);
             }
             Ok(())
         }
@@ -187,6 +193,131 @@ struct RunArgs {
     json: bool,
 }
 
+/// Run the job on a Slurm cluster instead of here (from a login node; the outputs must be on
+/// a file system the nodes share).
+#[derive(clap::Args, Clone)]
+struct SlurmArgs {
+    /// Submit the job to Slurm as an array job, wait for it and commit the outputs here.
+    #[arg(long)]
+    slurm: bool,
+    /// Return once submitted; `omeflow jobs wait OUTPUT` follows the job later.
+    #[arg(long, requires = "slurm")]
+    no_wait: bool,
+    /// Slurm partition.
+    #[arg(long, requires = "slurm")]
+    partition: Option<String>,
+    /// Slurm account.
+    #[arg(long, requires = "slurm")]
+    account: Option<String>,
+    /// Slurm QOS.
+    #[arg(long, requires = "slurm")]
+    qos: Option<String>,
+    /// Time limit of each array element (e.g. 01:00:00).
+    #[arg(long, requires = "slurm")]
+    time: Option<String>,
+    /// Memory of each array element (e.g. 4G; default: estimated from the image).
+    #[arg(long, requires = "slurm")]
+    mem: Option<String>,
+    /// CPUs (threads) of each array element.
+    #[arg(long, default_value_t = 1, requires = "slurm")]
+    cpus_per_task: usize,
+    /// Array elements to cut the job into (at most the cluster's MaxArraySize).
+    #[arg(long, requires = "slurm")]
+    elements: Option<usize>,
+    /// Runs of an element before its failure is final.
+    #[arg(long, default_value_t = 3, requires = "slurm")]
+    attempts: u32,
+    /// An extra #SBATCH option, e.g. --sbatch=--constraint=avx2 (repeatable).
+    #[arg(long = "sbatch", requires = "slurm")]
+    sbatch: Vec<String>,
+    /// A shell line run on the node before omeflow, e.g. "module load omeflow" (repeatable).
+    #[arg(long = "setup", requires = "slurm")]
+    setup: Vec<String>,
+    /// The omeflow binary on the nodes (default: this one).
+    #[arg(long, requires = "slurm")]
+    slurm_binary: Option<std::path::PathBuf>,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> omeflow::Result<SlurmOptions> {
+        let binary = match &self.slurm_binary {
+            Some(b) => b.clone(),
+            None => std::env::current_exe().map_err(|e| omeflow::Error::Io {
+                context: "finding this omeflow binary for the nodes".into(),
+                source: e,
+            })?,
+        };
+        let o = SlurmOptions {
+            partition: self.partition.clone(),
+            account: self.account.clone(),
+            qos: self.qos.clone(),
+            time: self.time.clone(),
+            mem: self.mem.clone(),
+            cpus_per_task: self.cpus_per_task,
+            extra: self.sbatch.clone(),
+            setup: self.setup.clone(),
+            binary: Some(binary),
+            elements: self.elements,
+            attempts: self.attempts,
+            ..SlurmOptions::default()
+        };
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+/// Submit `job` to Slurm; unless `--no-wait`, follow it and print its report as a local run.
+fn run_slurm(
+    job: &Job,
+    slurm: &SlurmArgs,
+    options: &StoreOptions,
+    json: bool,
+) -> omeflow::Result<()> {
+    let run = SlurmRun::submit(job, &slurm.options()?, options)?;
+    let st = run.status()?;
+    if !json {
+        eprintln!(
+            "submitted to Slurm as array job {} ({} elements); its files: {}",
+            st.arrays
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            st.elements,
+            run.dir().display()
+        );
+    }
+    if slurm.no_wait {
+        if json {
+            println!("{}", to_json(&st)?);
+        } else {
+            println!(
+                "follow it with: omeflow jobs wait {0}\nstop it with: omeflow jobs cancel {0}",
+                run.dir().display()
+            );
+        }
+        return Ok(());
+    }
+    wait_and_report(&run, json)
+}
+
+fn wait_and_report(run: &SlurmRun, json: bool) -> omeflow::Result<()> {
+    let (name, unit) = match run.job() {
+        Job::Segment(_) => ("slurm", "planes"),
+        Job::Classify(_) => ("slurm", "time points"),
+    };
+    let mut line: Option<ProgressLine> = None;
+    let report = run.wait(&mut |p| {
+        let line = line.get_or_insert_with(|| {
+            ProgressLine::new(name, Some(p.total), !json)
+                .unit(unit)
+                .to_stderr()
+        });
+        line.update_at(p.done, p.elapsed);
+    })?;
+    print_report(&report, run.job(), json)
+}
+
 #[derive(clap::Args, Clone)]
 struct RemoteArgs {
     /// S3 endpoint for s3:// URLs (e.g. https://uk1s3.embassy.ebi.ac.uk); default: AWS_ENDPOINT_URL or AWS.
@@ -310,6 +441,8 @@ enum Command {
         run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
     /// Show an OMERO image: sizes T/C/Z/Y/X, pixel type, physical sizes, channels.
     Image {
@@ -357,6 +490,24 @@ enum Command {
         run: RunArgs,
         #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        slurm: SlurmArgs,
+    },
+    /// Run one array element's share of a job a `--slurm` run wrote (what Slurm's nodes run).
+    Worker {
+        /// The job file (`slurm/job-file.json` in the output's progress record).
+        job_file: std::path::PathBuf,
+        /// The share to run (the array index).
+        #[arg(long)]
+        index: usize,
+        /// CPU threads (default: 1).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Follow, wait for or cancel a job submitted with --slurm.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
     },
     /// Show an OME-Zarr image: levels with shape, chunks and dtype, axes, channels.
     Info {
@@ -368,6 +519,27 @@ enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum JobsAction {
+    /// Where the job stands: items done, elements running, queued and failed (with why).
+    Status {
+        /// The output the job writes (label image location, table or probabilities image), or
+        /// its run folder.
+        output: std::path::PathBuf,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait for the job (submitting failed elements again), commit its outputs, print its report.
+    Wait {
+        output: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel every element still queued or running; what they recorded is kept.
+    Cancel { output: std::path::PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -409,6 +581,42 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     // SAFETY: signal() is async-signal-safe; the next Ctrl-C gets the default action.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
+/// One array element: run its share; on failure leave an error marker beside the job file
+/// (named by the index and Slurm's array job, so the submitter can say why) and exit non-zero.
+fn run_worker(
+    job_file: &std::path::Path,
+    index: usize,
+    threads: Option<usize>,
+) -> omeflow::Result<()> {
+    let node = std::env::var("SLURMD_NODENAME")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "this machine".into());
+    let ran = JobFile::read(job_file).and_then(|f| f.run_share(index, threads, &mut |_| {}));
+    match ran {
+        Ok(done) => {
+            println!(
+                "share {index}: {} items recorded ({} by an earlier run) in {:.2} s on {node}",
+                done.recorded, done.resumed, done.seconds
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let array = std::env::var("SLURM_ARRAY_JOB_ID").unwrap_or_else(|_| "local".into());
+            if let Some(dir) = job_file.parent() {
+                let text = format!(
+                    "on node {node}: {}\n",
+                    omeflow::store::redact(&e.to_string())
+                );
+                let marker = dir.join("errors").join(format!("{index}-{array}.txt"));
+                let _ = std::fs::create_dir_all(dir.join("errors"));
+                let _ = omeflow::output::write_file(&marker, text.as_bytes());
+            }
+            Err(e)
+        }
     }
 }
 
@@ -460,6 +668,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             table_out,
             run,
             remote,
+            slurm,
         } => {
             let labels_out = if labels {
                 Some(url.clone())
@@ -482,6 +691,9 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 threads: run.threads,
                 ..SegmentJob::new(url, level)
             };
+            if slurm.slurm {
+                return run_slurm(&Job::Segment(job), &slurm, &remote.options(), run.json);
+            }
             run_job(&Job::Segment(job), &remote.options(), run.json)
         }
         Command::Image { id, omero, json } => {
@@ -519,6 +731,7 @@ fn run(cli: Cli) -> omeflow::Result<()> {
             overwrite,
             run,
             remote,
+            slurm,
         } => {
             let job = ClassifyJob {
                 overwrite,
@@ -528,8 +741,37 @@ fn run(cli: Cli) -> omeflow::Result<()> {
                 threads: run.threads,
                 ..ClassifyJob::new(url, level, project)
             };
+            if slurm.slurm {
+                return run_slurm(&Job::Classify(job), &slurm, &remote.options(), run.json);
+            }
             run_job(&Job::Classify(job), &remote.options(), run.json)
         }
+        Command::Worker {
+            job_file,
+            index,
+            threads,
+        } => run_worker(&job_file, index, threads),
+        Command::Jobs { action } => match action {
+            JobsAction::Status { output, json } => {
+                let st = SlurmRun::open(&output)?.status()?;
+                if json {
+                    println!("{}", to_json(&st)?);
+                } else {
+                    println!("{st}");
+                }
+                Ok(())
+            }
+            JobsAction::Wait { output, json } => {
+                let run = SlurmRun::open(&output)?;
+                wait_and_report(&run, json)
+            }
+            JobsAction::Cancel { output } => {
+                let st = SlurmRun::open(&output)?.cancel()?;
+                println!("cancelled: no element is queued or running; {st}");
+                println!("what was recorded is kept: submit the same job again to go on");
+                Ok(())
+            }
+        },
         Command::Info { url, json, remote } => {
             let image = OmeZarr::open(&url, &remote.options())?;
             print_info(&image, json)

@@ -96,7 +96,12 @@ impl ProgressLine {
         let rate = done as f64 / secs.max(1e-9);
         match self.total {
             Some(total) => {
-                let eta = total.saturating_sub(done) as f64 / rate.max(1e-9);
+                // Before the first item there is no rate to tell an end time from.
+                let eta = if done == 0 {
+                    "?".to_string()
+                } else {
+                    fmt_secs(total.saturating_sub(done) as f64 / rate.max(1e-9))
+                };
                 format!(
                     "{}: {done}/{total} {} ({}%), {} {}/s, elapsed {}, eta {}",
                     self.what,
@@ -105,7 +110,7 @@ impl ProgressLine {
                     fmt_rate(rate),
                     self.unit,
                     fmt_secs(secs),
-                    fmt_secs(eta)
+                    eta
                 )
             }
             None => format!(
@@ -183,6 +188,15 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn no_end_time_is_guessed_before_the_first_item() {
+        let p = ProgressLine::new("slurm", Some(160), false).unit("planes");
+        let line = p.line(0, Duration::from_secs(5));
+        assert!(line.ends_with("eta ?"), "{line}");
+        let line = p.line(80, Duration::from_secs(5));
+        assert!(line.ends_with("eta 5.0 s"), "{line}");
     }
 
     #[test]

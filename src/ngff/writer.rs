@@ -574,6 +574,16 @@ impl ImageWriter {
         })
     }
 
+    /// Write chunks into the image omeflow started at `location`, beside other processes
+    /// (see [`Existing::Attach`]).
+    pub(crate) fn attach_at(location: &str, spec: ImageSpec) -> Result<Self> {
+        let store = open_for_writing(location, &spec, None)?;
+        store
+            .runtime()
+            .clone()
+            .block_on(async move { Self::attach(store, spec).await })
+    }
+
     /// Go on with an image omeflow started at `location` with the same `spec` (its planes
     /// written so far are counted by [`ImageWriter::mark_written`] from the caller's progress
     /// record); create it when nothing is there. Anything omeflow did not write is refused.
@@ -593,6 +603,55 @@ impl ImageWriter {
 
     async fn create_async(store: Store, spec: ImageSpec, label_of: Option<Value>) -> Result<Self> {
         Self::create_registered(store, spec, label_of, None, None).await
+    }
+
+    /// The image omeflow started at the root of `store`, for writing chunks beside other
+    /// processes ([`Existing::Attach`]): nothing but chunks is ever written, and the writer
+    /// never commits the image (the job's last run does).
+    async fn attach(store: Store, spec: ImageSpec) -> Result<Self> {
+        spec.validate()?;
+        if super::marker::Marker::read(&store).await?.is_none() {
+            return Err(Error::Write {
+                location: store.location().to_string(),
+                reason: "no image omeflow started is there to write a share into; submit the \
+                         job again so that its output is created first"
+                    .into(),
+            });
+        }
+        let storage = Arc::new(AsyncObjectStore::new(store.objects()));
+        let mut arrays = Vec::with_capacity(spec.levels);
+        for l in 0..spec.levels {
+            let json = match spec.version {
+                NgffVersion::V0_4 => v2_array_json(&spec, l),
+                NgffVersion::V0_5 => v3_array_json(&spec, l),
+            };
+            check_same_layout(&store, l, &json).await?;
+            let meta = match spec.version {
+                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, json)?),
+                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, json)?),
+            };
+            arrays.push(
+                Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
+                    .map_err(|e| write_err(&store, &l.to_string(), e))?,
+            );
+        }
+        let [t, c, z, _, _] = spec.shape;
+        let planes = (t * c * z) as u64;
+        let done = tokio::sync::OnceCell::new();
+        // Set now: the last plane written by this process never commits the image.
+        let _ = done.set(());
+        Ok(Self {
+            store,
+            spec: Arc::new(spec),
+            arrays: Arc::new(arrays),
+            commit: Arc::new(Commit {
+                written: std::sync::Mutex::new((vec![0; planes.div_ceil(64) as usize], 0)),
+                planes,
+                attrs: Value::Null,
+                register: None,
+                done,
+            }),
+        })
     }
 
     /// Create the image at the root of `store`; with `resume` (one bit per (t, c, z) plane
@@ -1126,6 +1185,10 @@ pub(crate) enum Existing {
     Replace,
     /// Go on with it: these planes (one bit each) are already committed.
     Resume(Vec<u64>),
+    /// Write chunks into it beside other processes (a worker's share of a job): it must be
+    /// there, started by omeflow with the same layout, and nothing but chunks is written
+    /// (no marker, no metadata, no staging files cleared, never committed).
+    Attach,
 }
 
 /// Refuse to resume level `l` of an image whose stored array has another shape, type,
@@ -1173,12 +1236,13 @@ pub(crate) async fn create_label(
     check_label_name(name)?;
     let labels = store.child("labels");
     let at = labels.child(name);
-    let resume = match existing {
+    let (resume, attach) = match existing {
         Existing::Replace => {
             replace_own(&at).await?;
-            None
+            (None, false)
         }
-        Existing::Resume(bits) => Some(bits),
+        Existing::Resume(bits) => (Some(bits), false),
+        Existing::Attach => (Some(Vec::new()), true),
     };
     let spec = ImageSpec {
         dtype: DType::I32,
@@ -1196,6 +1260,9 @@ pub(crate) async fn create_label(
         name: name.to_string(),
         root: beside.then(|| store.clone()),
     });
+    if attach {
+        return ImageWriter::attach(at, spec).await;
+    }
     ImageWriter::create_registered(at, spec, Some(label), register, resume).await
 }
 

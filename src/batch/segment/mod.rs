@@ -18,7 +18,7 @@ mod sink;
 mod worker;
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -101,7 +101,7 @@ impl SegmentJob {
         serde_json::json!({
             "omeflow-record": 1,
             "job": "segment",
-            "source": redact(&self.source),
+            "source": crate::output::tidy_location(&redact(&self.source)),
             "level": self.level,
             "t": self.t, "c": self.c, "z": self.z,
             "params": self.params,
@@ -193,6 +193,139 @@ pub fn run(
     options: &StoreOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report<SegmentOutcome>> {
+    match run_with(job, options, progress, None)? {
+        Ran::Whole(report) => Ok(report),
+        Ran::Share(_) => Err(Error::Internal("a whole run ended as a share".into())),
+    }
+}
+
+/// How a run ended: a whole job with its report, or one share of it ([`run_share`]).
+pub(crate) enum Ran {
+    Whole(Report<SegmentOutcome>),
+    Share(ShareDone),
+}
+
+/// What a share of a job did (its planes are recorded in the job's output).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShareDone {
+    /// Planes of the share this run computed and recorded.
+    pub recorded: u64,
+    /// Planes of the share an earlier run had recorded.
+    pub resumed: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Plan the shares of `job` for `elements` workers at most: its output is created (or resumed,
+/// as a local run would), then the planes still to do are cut into runs of whole label chunks,
+/// so that no two shares write the same chunk. Returns the shares (ranges of plane indices of
+/// the level, raster order) and the planes still to do.
+pub(crate) fn plan(
+    job: &SegmentJob,
+    options: &StoreOptions,
+    elements: usize,
+    at_least: usize,
+) -> Result<(Vec<Range<u64>>, u64)> {
+    // An empty share creates the outputs and the record exactly as a run does.
+    run_with(job, options, &mut |_| {}, Some(0..0))?;
+    let image = OmeZarr::open(&job.source, options)?;
+    let px = image.level(job.level)?;
+    let mut planes = Planes::new(px.shape(), &job.t, &job.c, &job.z)?;
+    let [lt, lc, lz, _, _] = px.shape();
+    let level_planes = (lt as u64) * (lc as u64) * (lz as u64);
+    let chunk_z = match &job.labels_out {
+        Some(loc) => LabelTarget::new(&image, job.level, loc)?
+            .spec
+            .chunk_z
+            .clamp(1, lz.max(1)),
+        None => 1,
+    };
+    if let Some(store) = record_store(job, options)? {
+        let record = Checkpoint::open(store, &job.fingerprint(), level_planes)?;
+        planes.skip_done(record.done_bits());
+    }
+    let todo = planes.todo_len() as u64;
+    let units = planes.todo().map(|k| {
+        let first_z = k.z - k.z % chunk_z;
+        let index = |z: usize| ((k.t as u64 * lc as u64) + k.c as u64) * lz as u64 + z as u64;
+        index(first_z)..index((first_z + chunk_z).min(lz))
+    });
+    Ok((super::share::pack(units, todo, elements, at_least), todo))
+}
+
+/// Run the planes of `job` whose level index is in `share`, recording them in the job's
+/// output, and leave the outputs for the job's last run to commit (the table, the label
+/// image's metadata). `share` must hold whole label chunks ([`plan`] cuts them so).
+pub(crate) fn run_share(
+    job: &SegmentJob,
+    options: &StoreOptions,
+    share: Range<u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShareDone> {
+    match run_with(job, options, progress, Some(share))? {
+        Ran::Share(done) => Ok(done),
+        Ran::Whole(_) => Err(Error::Internal("a share ended as a whole run".into())),
+    }
+}
+
+/// One bit per plane of the level for each plane `job` asks for that its output's record does
+/// not hold yet (what its workers still have to do).
+pub(crate) fn remaining(job: &SegmentJob, options: &StoreOptions) -> Result<Vec<u64>> {
+    let image = OmeZarr::open(&job.source, options)?;
+    let px = image.level(job.level)?;
+    let mut planes = Planes::new(px.shape(), &job.t, &job.c, &job.z)?;
+    let [lt, lc, lz, _, _] = px.shape();
+    let level_planes = (lt as u64) * (lc as u64) * (lz as u64);
+    let store = record_store(job, options)?.ok_or_else(no_output)?;
+    let record = Checkpoint::open(store, &job.fingerprint(), level_planes)?;
+    planes.skip_done(record.done_bits());
+    let mut bits = vec![0u64; level_planes.div_ceil(64) as usize];
+    for k in planes.todo() {
+        let i = ((k.t as u64 * lc as u64) + k.c as u64) * lz as u64 + k.z as u64;
+        bits[(i / 64) as usize] |= 1 << (i % 64);
+    }
+    Ok(bits)
+}
+
+/// The local folder of `job`'s progress record (where its workers' files go).
+pub(crate) fn record_dir(job: &SegmentJob, options: &StoreOptions) -> Result<PathBuf> {
+    let store = record_store(job, options)?.ok_or_else(no_output)?;
+    store.local_root().map(Path::to_path_buf).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{} is not on a file system: workers on other machines share a job through a \
+             folder they all see; write the outputs to one",
+            store.location()
+        ))
+    })
+}
+
+fn no_output() -> Error {
+    Error::InvalidArgument(
+        "a segmentation run by workers needs an output to record its planes in: \
+         --labels-out (or --labels) or --table-out"
+            .into(),
+    )
+}
+
+/// Where `job` keeps its progress record, if it has an output.
+fn record_store(job: &SegmentJob, options: &StoreOptions) -> Result<Option<crate::store::Store>> {
+    Ok(match (&job.labels_out, &job.table_out) {
+        (Some(loc), _) => {
+            let image = OmeZarr::open(&job.source, options)?;
+            let target = LabelTarget::new(&image, job.level, loc)?;
+            Some(sink::record_in_labels(&target, &job.labels_name)?)
+        }
+        (None, Some(table)) => Some(sink::record_beside(table)?),
+        (None, None) => None,
+    })
+}
+
+fn run_with(
+    job: &SegmentJob,
+    options: &StoreOptions,
+    progress: &mut dyn FnMut(Progress),
+    share: Option<Range<u64>>,
+) -> Result<Ran> {
     let start = std::time::Instant::now();
     job.validate()?;
     let image = OmeZarr::open(&job.source, options)?;
@@ -210,10 +343,11 @@ pub fn run(
         Some(loc) => Some(LabelTarget::new(&image, job.level, loc)?),
         None => None,
     };
-    let existing = if job.overwrite {
-        Existing::Replace
-    } else {
-        Existing::Resume(Vec::new())
+    let existing = match &share {
+        // Workers write their chunks beside each other into the output the plan created.
+        Some(s) if !s.is_empty() => Existing::Attach,
+        _ if job.overwrite => Existing::Replace,
+        _ => Existing::Resume(Vec::new()),
     };
     let record_store = match (&target, &job.table_out) {
         (Some(t), _) => Some(sink::record_in_labels(t, &job.labels_name)?),
@@ -242,11 +376,32 @@ pub fn run(
         None => None,
     };
     let resumed = record.as_ref().map_or(0, Checkpoint::planes_done);
-    if let Some(r) = &record {
-        let bits = r.done_bits();
-        if let Some(l) = &labels {
-            l.mark_written(&bits)?;
+    let mut skip = record.as_ref().map(Checkpoint::done_bits);
+    if let (Some(r), Some(l)) = (&record, &labels) {
+        l.mark_written(&r.done_bits())?;
+    }
+    let mut resumed_here = resumed;
+    if let Some(share) = &share {
+        if record.is_none() {
+            return Err(Error::InvalidArgument(
+                "a share of a segmentation needs an output (labels or a table) to record it in"
+                    .into(),
+            ));
         }
+        check_share(share, level_planes, job, &target)?;
+        let bits = skip.get_or_insert_with(|| vec![0; level_planes.div_ceil(64) as usize]);
+        // Planes outside the share are another worker's: skipped as if done, never written.
+        resumed_here = 0;
+        for i in 0..level_planes {
+            let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
+            if !share.contains(&i) {
+                bits[w] |= b;
+            } else if bits[w] & b != 0 {
+                resumed_here += 1;
+            }
+        }
+    }
+    if let Some(bits) = skip {
         planes.skip_done(bits);
     }
     let total = planes.todo_len();
@@ -327,8 +482,25 @@ pub fn run(
     }
     let seconds = start.elapsed().as_secs_f64();
     drop(worker);
+    if share.is_some() {
+        // The job's last run commits the outputs; a share only records its planes.
+        sink.settle(labels.as_ref())?;
+        sink.flush()?;
+        if let Some(failed) = sink.first_failure() {
+            return Err(Error::Incomplete(format!(
+                "{} of the share's planes failed, the first {failed}; they are not recorded, \
+                 so the job's next run does them again",
+                sink.failures()
+            )));
+        }
+        return Ok(Ran::Share(ShareDone {
+            recorded: sink.recorded(),
+            resumed: resumed_here,
+            seconds,
+        }));
+    }
     let tally = sink.finish(labels)?;
-    Ok(Report {
+    Ok(Ran::Whole(Report {
         source,
         level: job.level,
         seconds,
@@ -344,5 +516,39 @@ pub fn run(
             table_rows: tally.table_rows,
             resumed_planes: resumed,
         },
-    })
+    }))
+}
+
+/// Refuse a share that would split a label chunk with another share (two workers would write
+/// the same chunk, each with only its own planes).
+fn check_share(
+    share: &Range<u64>,
+    level_planes: u64,
+    job: &SegmentJob,
+    target: &Option<LabelTarget>,
+) -> Result<()> {
+    if share.start > share.end || share.end > level_planes {
+        return Err(Error::OutOfBounds(format!(
+            "share of planes {}..{} of a level of {level_planes}",
+            share.start, share.end
+        )));
+    }
+    let Some(t) = target else {
+        return Ok(());
+    };
+    let [_, _, nz, _, _] = t.spec.shape;
+    let cz = t.spec.chunk_z.clamp(1, nz.max(1)) as u64;
+    let nz = nz as u64;
+    let on_edge = |i: u64| i == level_planes || (i % nz).is_multiple_of(cz);
+    if share.is_empty() || (on_edge(share.start) && on_edge(share.end)) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "share of planes {}..{} splits chunks of {cz} planes of {}'s labels; plan shares \
+             with omeflow, which cuts them at chunk edges",
+            share.start,
+            share.end,
+            redact(&job.source)
+        )))
+    }
 }

@@ -270,6 +270,20 @@ impl Sink {
         Ok(())
     }
 
+    /// How many planes failed so far.
+    pub(crate) fn failures(&self) -> usize {
+        self.planes.iter().filter(|p| p.error.is_some()).count()
+    }
+
+    /// The first plane that failed, named with why.
+    pub(crate) fn first_failure(&self) -> Option<String> {
+        self.planes.iter().find_map(|p| {
+            p.error
+                .as_ref()
+                .map(|e| format!("t:{}, c:{}, z:{}: {e}", p.t, p.c, p.z))
+        })
+    }
+
     /// Planes this run recorded as done.
     pub(crate) fn recorded(&self) -> u64 {
         self.record.as_ref().map_or(0, Checkpoint::recorded)

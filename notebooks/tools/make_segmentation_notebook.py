@@ -134,6 +134,38 @@ omeflow segment https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.1/4007801.zarr --lev
 Ctrl-C stops it cleanly, with a line saying how far it got; the same command again resumes from the
 output's progress record (`--overwrite` starts again). `--labels` writes the label image into the image
 itself when it is a local folder you may write to (`LabelSink::inside(&data)` in a notebook)."""),
+md("""### On a cluster (Slurm)
+When one machine is not enough, the same job runs on your facility's Slurm cluster (what dask-jobqueue's
+`SLURMCluster` does in Python). The job is cut into an array job of whole label chunks; each element runs
+`omeflow worker` on a node and records its planes in the output, which must be on a file system the nodes
+share. `submit` returns at once, so the kernel stays free while the cluster works; look at the run, or
+wait for it, in a later cell. Failed elements (a node that died) are submitted again, and the report and
+table at the end are the ones a run here gives. This cell is not run here (this notebook has no cluster);
+on a login node with the omeflow binary installed for the nodes it would be:
+
+```rust
+use omeflow::batch::SegmentJob;
+use omeflow::slurm::{Cluster, SlurmOptions};
+let cluster = Cluster::slurm(SlurmOptions {
+    partition: Some("cpu".into()),           // your site's names
+    time: Some("01:00:00".into()),
+    cpus_per_task: 4,
+    setup: vec!["module load omeflow".into()],
+    binary: Some("omeflow".into()),          // on the nodes' PATH after `setup`
+    ..SlurmOptions::default()
+})?;
+let job = SegmentJob {
+    labels_out: Some("/shared/labels_4007801.ome.zarr".into()),
+    table_out: Some("/shared/objects_4007801.csv".into()),
+    ..SegmentJob::new("https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.1/4007801.zarr", 4)
+};
+let run = cluster.submit(job)?;   // returns at once: the array is queued
+run.status()?                     // any later cell: planes done, elements running, queued, failed
+```
+
+and later `let report = run.gather()?;` waits with a progress line, then commits the labels and the table.
+From a terminal: `omeflow segment ... --slurm --partition cpu --time 01:00:00`, and
+`omeflow jobs status|wait|cancel OUTPUT` (README, "Slurm")."""),
 md("""## Disconnect
 When done, close the session."""),
 code("""conn.disconnect()?;

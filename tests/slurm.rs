@@ -356,3 +356,52 @@ fn a_dataset_classified_on_slurm_from_the_library_equals_local_runs() {
         }
     }
 }
+
+/// Without Slurm: the shares of a planned job run by `omeflow worker` one after the other (as
+/// elements would), then the job's last run, equal a local run; a share that does not exist is
+/// refused with an error marker beside the job file, named by the index.
+#[test]
+fn workers_run_their_shares_and_the_last_run_commits_the_local_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image.ome.zarr");
+    nuclei_image(&image, 90, NgffVersion::V0_5);
+    segment_here(&image, &dir.path().join("local"));
+    let out = dir.path().join("shared");
+    std::fs::create_dir_all(&out).unwrap();
+    let job = omeflow::batch::SegmentJob {
+        labels_out: Some(s(&out)),
+        table_out: Some(out.join("objects.csv")),
+        ..omeflow::batch::SegmentJob::new(s(&image), 0)
+    };
+    let file =
+        omeflow::batch::JobFile::plan(&Job::Segment(job), &Default::default(), 4, 1).unwrap();
+    assert!((2..=4).contains(&file.shares.len()), "{:?}", file.shares);
+    let job_file = dir.path().join("job-file.json");
+    std::fs::write(&job_file, file.to_json().unwrap()).unwrap();
+    // The outputs exist but say they are incomplete until the last run.
+    assert!(!out.join("objects.csv").exists());
+    for i in (0..file.shares.len()).rev() {
+        let said = ok(&omeflow(&[
+            "worker",
+            &s(&job_file),
+            "--index",
+            &i.to_string(),
+        ]));
+        assert!(said.contains(&format!("share {i}:")), "{said}");
+    }
+    assert!(
+        !out.join("objects.csv").exists(),
+        "a worker committed the table"
+    );
+    assert_eq!(
+        omeflow::batch::JobFile::count(&file.remaining().unwrap()),
+        0
+    );
+    file.finish(&mut |_| {}).unwrap();
+    assert_same_outputs(&dir.path().join("local"), &out);
+
+    let bad = omeflow(&["worker", &s(&job_file), "--index", "99"]);
+    assert!(!bad.status.success());
+    let marker = std::fs::read_to_string(dir.path().join("errors/99-local.txt")).unwrap();
+    assert!(marker.contains("share 99 of a job of"), "{marker}");
+}

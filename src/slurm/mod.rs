@@ -79,11 +79,14 @@ impl SlurmRun {
             Job::Classify(_) => "time points",
         };
         let mut line: Option<crate::compute::ProgressLine> = None;
-        self.wait(&mut |p| {
-            let l = line.get_or_insert_with(|| {
-                crate::compute::ProgressLine::new("slurm", Some(p.total), true).unit(unit)
-            });
-            l.update_at(p.done, p.elapsed);
-        })
+        self.wait_with(
+            &mut |p| {
+                let l = line.get_or_insert_with(|| {
+                    crate::compute::ProgressLine::new("slurm", Some(p.total), true).unit(unit)
+                });
+                l.update_at(p.done, p.elapsed);
+            },
+            &mut |note| println!("{note}"),
+        )
     }
 }

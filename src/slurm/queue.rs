@@ -122,6 +122,34 @@ pub(crate) fn squeue(name: &str) -> Result<HashMap<(u64, usize), Task>> {
     Ok(tasks)
 }
 
+/// What accounting says of element `index` of array `id` (state, exit code, nodes), for an
+/// element `squeue` no longer lists; `None` where the cluster keeps no accounting.
+pub(crate) fn sacct(id: u64, index: usize) -> Option<String> {
+    let job = format!("{id}_{index}");
+    let out = run(
+        "sacct",
+        &[
+            "-n",
+            "-P",
+            "-X",
+            "-j",
+            &job,
+            "-o",
+            "State,ExitCode,NodeList",
+        ],
+        None,
+    )
+    .ok()?;
+    let line = out.lines().find(|l| !l.trim().is_empty())?;
+    let f: Vec<&str> = line.split('|').collect();
+    match f[..] {
+        [state, code, nodes] => Some(format!(
+            "Slurm's accounting says {state} (exit code {code}) on {nodes}"
+        )),
+        _ => None,
+    }
+}
+
 /// Cancel every element of the arrays `ids`.
 pub(crate) fn scancel(ids: &[u64]) -> Result<()> {
     if ids.is_empty() {

@@ -533,9 +533,9 @@ impl SlurmRun {
                 r
             }
             (None, None) if id == 0 => "it was never submitted".into(),
-            (None, None) => {
+            (None, None) => queue::sacct(id, index).unwrap_or_else(|| {
                 "it ended without recording its items, and Slurm no longer lists it".into()
-            }
+            }),
         };
         ElementFailure {
             index,
@@ -550,12 +550,31 @@ impl SlurmRun {
     /// commit the outputs here and return the job's report (the same a local run gives).
     /// `progress` is called after every look with the items done.
     pub fn wait(&self, progress: &mut dyn FnMut(Progress)) -> Result<Report<Outcome>> {
+        self.wait_with(progress, &mut |line| eprintln!("{line}"))
+    }
+
+    /// [`SlurmRun::wait`], with each element submitted again told to `note` as a line (which
+    /// element, its attempt, and why).
+    pub fn wait_with(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+        note: &mut dyn FnMut(&str),
+    ) -> Result<Report<Outcome>> {
         let start = Instant::now();
         let poll = Duration::from_millis(load_state(&self.dir)?.poll_ms.clamp(50, 3_600_000));
         // The first looks come quickly (a small job ends in seconds), later ones at `poll`.
         let mut pause = Duration::from_millis(100).min(poll);
         loop {
             let st = self.poll()?;
+            for r in &st.resubmitted {
+                note(&format!(
+                    "element {} submitted again (attempt {} of {}): {}",
+                    r.index,
+                    r.attempts + 1,
+                    load_state(&self.dir).map_or(0, |s| s.max_attempts),
+                    r.reason
+                ));
+            }
             progress(Progress {
                 done: (st.items - st.items_left.min(st.items)) as usize,
                 failed: st.failed.len(),

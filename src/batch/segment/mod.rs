@@ -552,3 +552,54 @@ fn check_share(
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ngff::writer::{ImageSpec, ImageWriter};
+    use crate::ngff::DType;
+
+    #[test]
+    fn a_share_that_splits_a_label_chunk_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.ome.zarr");
+        let src = src.to_str().unwrap().to_string();
+        let w =
+            ImageWriter::create(&src, ImageSpec::new([1, 1, 40, 128, 128], DType::U16)).unwrap();
+        for z in 0..40 {
+            w.write_plane(
+                0,
+                0,
+                z,
+                &ndarray::Array2::<u16>::from_elem((128, 128), z as u16),
+            )
+            .unwrap();
+        }
+        let out = dir.path().join("out");
+        let job = SegmentJob {
+            labels_out: Some(out.to_str().unwrap().to_string()),
+            ..SegmentJob::new(&src, 0)
+        };
+        let (shares, todo) = plan(&job, &StoreOptions::default(), 3, 1).unwrap();
+        assert_eq!(todo, 40);
+        // Small planes share chunks along z: every cut is at a chunk's first plane.
+        let cz = LabelTarget::new(
+            &OmeZarr::open(&src, &StoreOptions::default()).unwrap(),
+            0,
+            job.labels_out.as_deref().unwrap(),
+        )
+        .unwrap()
+        .spec
+        .chunk_z as u64;
+        assert!(cz > 1, "chunks of {cz} planes");
+        assert!(shares.iter().all(|r| r.start % cz == 0), "{shares:?}");
+        let e = run_share(&job, &StoreOptions::default(), 1..cz + 1, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("splits chunks"), "{e}");
+        let e = run_share(&job, &StoreOptions::default(), 0..41, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("share of planes 0..41"), "{e}");
+    }
+}

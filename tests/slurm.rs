@@ -158,6 +158,33 @@ fn a_segmentation_on_slurm_equals_the_local_run_byte_for_byte() {
     let elements = st["elements"].as_u64().unwrap();
     assert!((30..=40).contains(&elements), "{st}");
     assert_eq!(st["items_left"], 0, "{st}");
+
+    // A notebook's handle, found again from the output in another process, reads the results
+    // back as the local run's: every plane's count, the table, a plane's labels from disk.
+    let run = SlurmRun::open(root.join("slurm")).unwrap();
+    let results = run.segmentations().unwrap();
+    assert_eq!(results.len(), 2400);
+    assert!(results.is_complete());
+    let local: serde_json::Value = serde_json::from_str(&ok(&omeflow(&[
+        "segment",
+        &s(&image),
+        "--labels-out",
+        &s(&root.join("local")),
+        "--table-out",
+        &s(&root.join("local/objects.csv")),
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(
+        results.total_objects(),
+        local["total_objects"].as_u64().unwrap()
+    );
+    assert_eq!(
+        results.table().unwrap().1,
+        local["table_rows"].as_u64().unwrap()
+    );
+    let plane = results.get(0, 0, 1234).unwrap();
+    assert_eq!(plane.labels.dim(), (96, 101));
 }
 
 #[test]

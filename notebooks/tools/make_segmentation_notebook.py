@@ -163,7 +163,10 @@ let run = cluster.submit(job)?;   // returns at once: the array is queued
 run.status()?                     // any later cell: planes done, elements running, queued, failed
 ```
 
-and later `let report = run.gather()?;` waits with a progress line, then commits the labels and the table.
+and in a later cell `run.segmentations()?` waits with a progress line, commits the labels and the table,
+and shows the planes and their objects as the `compute` above does (`get(t, c, z)` reads a plane's labels
+back). The handle is plain data: it survives from cell to cell, and a restarted kernel finds it again with
+`SlurmRun::open("/shared/labels_4007801.ome.zarr")`.
 From a terminal: `omeflow segment ... --slurm --partition cpu --time 01:00:00`, and
 `omeflow jobs status|wait|cancel OUTPUT` (README, "Slurm")."""),
 md("""## Disconnect

@@ -71,6 +71,30 @@ impl Cluster {
 }
 
 impl SlurmRun {
+    /// For a segmentation with a label image: [`SlurmRun::gather`], then its results as the
+    /// notebook's `compute` into a `LabelSink` shows them (a table of planes and their objects,
+    /// a plot; `get(t, c, z)` reads a plane's labels back).
+    pub fn segmentations(&self) -> Result<crate::batch::segment::Segmentations> {
+        let Job::Segment(job) = self.job() else {
+            return Err(crate::Error::InvalidArgument(
+                "a classification has no segmentations: gather() gives its report".into(),
+            ));
+        };
+        let report = self.gather()?;
+        let Outcome::Segment(outcome) = report.outcome else {
+            return Err(crate::Error::Internal(
+                "a segmentation reported another job's outcome".into(),
+            ));
+        };
+        let report = Report {
+            source: report.source,
+            level: report.level,
+            seconds: report.seconds,
+            outcome,
+        };
+        crate::batch::segment::Segmentations::of_job(job, &report, &self.storage_options())
+    }
+
     /// [`SlurmRun::wait`] with a progress line, as `Client::gather` shows one: the job's
     /// report once every element is done and the outputs are committed.
     pub fn gather(&self) -> Result<Report<Outcome>> {

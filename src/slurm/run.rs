@@ -396,6 +396,11 @@ impl SlurmRun {
         &self.file.job
     }
 
+    /// The storage settings its workers use.
+    pub(crate) fn storage_options(&self) -> StoreOptions {
+        self.file.storage.options()
+    }
+
     /// Where the job stands, without submitting anything.
     pub fn status(&self) -> Result<SlurmStatus> {
         self.look(false)

@@ -445,6 +445,57 @@ impl std::fmt::Debug for Segmentations {
 }
 
 impl Segmentations {
+    /// What a finished segmentation job with a label image left (a `--slurm` run, a CLI run):
+    /// every plane's object count from its output's progress record, the label image and the
+    /// table, shown as the notebook's `compute` into a [`LabelSink`] shows them.
+    pub fn of_job(
+        job: &super::SegmentJob,
+        report: &crate::batch::Report<super::SegmentOutcome>,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        let Some(out) = &job.labels_out else {
+            return Err(Error::InvalidArgument(
+                "the job wrote no label image (labels_out): its planes' results are in its \
+                 report and table"
+                    .into(),
+            ));
+        };
+        let data = OmeZarr::open(&job.source, options)?.level(job.level)?;
+        let [lt, lc, lz, _, _] = data.shape();
+        let level_planes = lt as u64 * lc as u64 * lz as u64;
+        let target = crate::ngff::labels::LabelTarget::new(
+            &OmeZarr::open(&job.source, options)?,
+            job.level,
+            out,
+        )?;
+        let store = super::sink::record_in_labels(&target, &job.labels_name)?;
+        let record = Checkpoint::open(store, &job.fingerprint(), level_planes)?;
+        let (planes, counts): (Vec<u64>, Vec<u32>) = record
+            .done()
+            .map(|(i, v)| (i, v.as_u64().unwrap_or(0).min(u32::MAX as u64) as u32))
+            .unzip();
+        let complete = report.outcome.failed == 0;
+        Ok(Segmentations {
+            labels: format!(
+                "{}/labels/{}",
+                crate::output::tidy_location(&crate::store::redact(out)),
+                job.labels_name
+            ),
+            out: out.clone(),
+            name: job.labels_name.clone(),
+            data,
+            level_shape: [lc as u64, lz as u64],
+            planes,
+            counts,
+            failures: Vec::new(),
+            resumed: report.outcome.resumed_planes,
+            table: job.table_out.clone().filter(|_| complete),
+            table_rows: report.outcome.table_rows,
+            seconds: report.seconds,
+            complete,
+        })
+    }
+
     /// Tasks done (this run's and an earlier one's).
     pub fn len(&self) -> usize {
         self.planes.iter().filter(|&&p| p != NOT_DONE).count()

@@ -97,7 +97,7 @@ impl SegmentJob {
 
     /// What a rerun must match to go on with this job's output: everything that changes the
     /// results, nothing that only changes how fast they come (threads, window).
-    fn fingerprint(&self) -> serde_json::Value {
+    pub(crate) fn fingerprint(&self) -> serde_json::Value {
         serde_json::json!({
             "omeflow-record": 1,
             "job": "segment",

@@ -249,24 +249,26 @@ fn absolute(job: &Job) -> Result<Job> {
 
 pub use segment::ShareDone;
 
-/// Pack `units` (consecutive, disjoint ranges of item indices in order, each to stay whole)
-/// holding `items` items in all into at most `shares` ranges of about equal items, at least
-/// `at_least` each. A range runs from its first unit's start to its last unit's end.
+/// Pack `units` (consecutive, disjoint ranges of item indices in order, each to stay whole; a
+/// unit arrives once per item it holds) holding `items` items in all into at most `shares`
+/// ranges of about equal items, at least `at_least` each. A range runs from its first unit's
+/// start to its last unit's end. Cuts fall where the items so far first reach each share's
+/// even part, so units of several items still give about `shares` ranges.
 pub(crate) fn pack(
     units: impl Iterator<Item = Range<u64>>,
     items: u64,
     shares: usize,
     at_least: usize,
 ) -> Vec<Range<u64>> {
-    let per = items
-        .div_ceil(shares.max(1) as u64)
-        .max(at_least as u64)
-        .max(1);
+    let shares = shares.max(1) as u64;
+    // Items done by the end of share `k`, on an even cut.
+    let target = |k: u64| (k + 1).saturating_mul(items).div_ceil(shares);
     let mut out: Vec<Range<u64>> = Vec::new();
+    // The open share: its range and items.
     let mut open: Option<(Range<u64>, u64)> = None;
     let mut last: Option<Range<u64>> = None;
+    let mut so_far = 0u64;
     for unit in units {
-        // Several items of one unit arrive as the same unit: count each, keep the unit once.
         let same = last.as_ref() == Some(&unit);
         last = Some(unit.clone());
         match &mut open {
@@ -274,7 +276,7 @@ pub(crate) fn pack(
                 *n += 1;
                 r.end = r.end.max(unit.end);
             }
-            Some((r, n)) if *n < per => {
+            Some((r, n)) if so_far < target(out.len() as u64) || *n < at_least as u64 => {
                 *n += 1;
                 r.end = unit.end;
             }
@@ -285,6 +287,7 @@ pub(crate) fn pack(
                 open = Some((unit, 1));
             }
         }
+        so_far += 1;
     }
     if let Some((r, _)) = open {
         out.push(r);
@@ -321,6 +324,20 @@ mod tests {
                 assert!(shares.windows(2).all(|w| w[0].end == w[1].start));
             }
         }
+    }
+
+    #[test]
+    fn units_of_several_items_still_give_about_the_shares_asked() {
+        // 2 channels of 1000 planes in chunks of 16: 126 units; 100 shares asked.
+        let units = (0..2000u64).map(|i| {
+            let (c, z) = (i / 1000, i % 1000);
+            let first = c * 1000 + z - z % 16;
+            first..(first + 16).min((c + 1) * 1000)
+        });
+        let shares = pack(units, 2000, 100, 1);
+        assert!((90..=100).contains(&shares.len()), "{}", shares.len());
+        let covered: u64 = shares.iter().map(|r| r.end - r.start).sum();
+        assert_eq!(covered, 2000);
     }
 
     #[test]

@@ -62,6 +62,16 @@ struct State {
     max_attempts: u32,
     poll_ms: u64,
     cancelled: bool,
+    /// When the job was submitted (seconds since the Unix epoch): the report's time runs from
+    /// there, not from the last run that only committed the outputs.
+    #[serde(default)]
+    submitted: f64,
+}
+
+fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn expand(indices: &str) -> Vec<usize> {
@@ -326,6 +336,7 @@ impl SlurmRun {
             max_attempts: slurm.attempts,
             poll_ms: slurm.poll.as_millis() as u64,
             cancelled: false,
+            submitted: now_unix(),
         };
         if n > 0 {
             let all: Vec<usize> = (0..n).collect();
@@ -625,7 +636,27 @@ impl SlurmRun {
             std::thread::sleep(pause);
             pause = (pause * 2).min(poll);
         }
-        self.file.finish(&mut |_| {})
+        let mut report = self.file.finish(&mut |_| {})?;
+        // The last run only committed: the job's time and speed are the cluster's, from the
+        // submission, and what was done before it is what the report calls resumed.
+        let submitted = load_state(&self.dir)?.submitted;
+        if submitted > 0.0 {
+            report.seconds = (now_unix() - submitted).max(1e-9);
+        }
+        let items = self.file.items;
+        match &mut report.outcome {
+            Outcome::Segment(o) => {
+                o.planes_per_second = items as f64 / report.seconds;
+                o.resumed_planes = (o.plane_count as u64).saturating_sub(items);
+            }
+            Outcome::Classify(o) => {
+                let [t, z, y, x] = o.shape;
+                let per_t = (z * y * x) as f64;
+                o.voxels_per_second = per_t * items as f64 / report.seconds;
+                o.resumed_time_points = t.saturating_sub(items as usize);
+            }
+        }
+        Ok(report)
     }
 
     /// Cancel every element still queued or running and wait until Slurm has ended them; what

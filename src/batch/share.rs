@@ -267,8 +267,7 @@ pub(crate) fn pack(
     // The open share: its range and items.
     let mut open: Option<(Range<u64>, u64)> = None;
     let mut last: Option<Range<u64>> = None;
-    let mut so_far = 0u64;
-    for unit in units {
+    for (so_far, unit) in (0u64..).zip(units) {
         let same = last.as_ref() == Some(&unit);
         last = Some(unit.clone());
         match &mut open {
@@ -287,7 +286,6 @@ pub(crate) fn pack(
                 open = Some((unit, 1));
             }
         }
-        so_far += 1;
     }
     if let Some((r, _)) = open {
         out.push(r);

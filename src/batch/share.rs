@@ -78,8 +78,8 @@ impl JobFile {
                 "{shares} shares: ask for 1 to {MAX_SHARES}"
             )));
         }
-        // Workers run in other folders, on other machines: every path is made absolute.
-        let job = &absolute(job)?;
+        let unplanned = Self::unplanned(job, options)?;
+        let job = &unplanned.job;
         let (ranges, items) = match job {
             Job::Segment(j) => segment::plan(j, options, shares, at_least.max(1))?,
             Job::Classify(j) => classify::plan(j, options, shares, at_least.max(1))?,
@@ -90,6 +90,38 @@ impl JobFile {
             storage: Storage::of(options),
             shares: ranges,
             items,
+        })
+    }
+
+    /// The job file of `job` before its shares are planned (none yet): where its run's files
+    /// go ([`JobFile::run_dir`]) can be known before anything is written there.
+    pub fn unplanned(job: &Job, options: &StoreOptions) -> Result<Self> {
+        // The job file is written down and read on other machines: a password in a URL would be
+        // in it. Credentials come from each node's environment instead.
+        let locations: Vec<&str> = match job {
+            Job::Segment(j) => [Some(j.source.as_str()), j.labels_out.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Job::Classify(j) => [Some(j.source.as_str()), j.out.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
+        if let Some(l) = locations.iter().find(|l| crate::store::redact(l) != **l) {
+            return Err(Error::InvalidArgument(format!(
+                "{} holds credentials; a job for workers elsewhere is written to a file, so give \
+                 them through the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) instead",
+                crate::store::redact(l)
+            )));
+        }
+        Ok(JobFile {
+            omeflow_job_file: JOB_FILE_VERSION,
+            // Workers run in other folders, on other machines: every path is made absolute.
+            job: absolute(job)?,
+            storage: Storage::of(options),
+            shares: Vec::new(),
+            items: 0,
         })
     }
 
@@ -336,6 +368,23 @@ mod tests {
         assert!((90..=100).contains(&shares.len()), "{}", shares.len());
         let covered: u64 = shares.iter().map(|r| r.end - r.start).sum();
         assert_eq!(covered, 2000);
+    }
+
+    #[test]
+    fn a_url_with_a_password_is_never_written_into_a_job_file() {
+        let job = Job::Segment(segment::SegmentJob::new(
+            "https://alice:s3cret@example.org/image.zarr",
+            0,
+        ));
+        let e = JobFile::unplanned(&job, &StoreOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds credentials"), "{e}");
+        assert!(!e.contains("s3cret") && !e.contains("alice"), "{e}");
+        let ok = Job::Segment(segment::SegmentJob::new("relative/image.zarr", 0));
+        let file = JobFile::unplanned(&ok, &StoreOptions::default()).unwrap();
+        let Job::Segment(j) = &file.job else { panic!() };
+        assert!(Path::new(&j.source).is_absolute(), "{}", j.source);
     }
 
     #[test]

@@ -294,10 +294,9 @@ impl SlurmRun {
                 ..j.clone()
             }),
         };
-        // The record's folder is known only once the output exists; refuse first what would
-        // mix with a run still going.
-        let file = JobFile::plan(&job, storage, elements, slurm.at_least)?;
-        let dir = file.run_dir()?.join("slurm");
+        // A run still going there is refused before the plan touches the output (an
+        // `--overwrite` would delete what its elements write).
+        let dir = JobFile::unplanned(&job, storage)?.run_dir()?.join("slurm");
         if let Ok(old) = load_state(&dir) {
             if !old.cancelled {
                 let tasks = queue::squeue(&old.name)?;
@@ -316,6 +315,7 @@ impl SlurmRun {
                 }
             }
         }
+        let file = JobFile::plan(&job, storage, elements, slurm.at_least)?;
         for sub in ["logs", "errors"] {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| Error::io(format!("creating {}", dir.join(sub).display()), e))?;

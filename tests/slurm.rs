@@ -207,11 +207,36 @@ fn a_node_killed_mid_run_and_a_failing_worker_are_run_again_to_the_same_output()
         &["--elements", "12", "--no-wait", "--slurm-binary", &s(&slow)],
     );
     ok(&out);
-    std::thread::sleep(Duration::from_millis(700));
+    // Kill node 2 once it runs elements.
+    let on_node_2 = || {
+        let q = Command::new("squeue")
+            .args(["-h", "-r", "-w", "n2", "-t", "RUNNING", "-o", "%K"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&q.stdout).trim().to_string()
+    };
+    let start = Instant::now();
+    while on_node_2().is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = on_node_2();
+    assert!(!killed.is_empty(), "no element ran on node 2");
     cluster.kill_node(2);
     let waited = omeflow(&["jobs", "wait", &s(&root.join("slurm"))]);
     let stdout = ok(&waited);
     assert!(stdout.contains("segmented 600 planes"), "{stdout}");
+    eprintln!(
+        "node 2 was killed running elements {}; wait said:\n{}",
+        killed.replace('\n', ", "),
+        String::from_utf8_lossy(&waited.stderr)
+            .lines()
+            .filter(|l| l.contains("submitted again"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let said = String::from_utf8_lossy(&waited.stderr);
+    assert!(said.contains("NODE_FAIL on n2"), "{said}");
+    assert!(said.contains("failing on purpose"), "{said}");
     assert_same_outputs(&root.join("local"), &root.join("slurm"));
 
     let run = SlurmRun::open(root.join("slurm")).unwrap();

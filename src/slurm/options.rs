@@ -228,6 +228,9 @@ pub(crate) fn script(
     };
     // The log (--output) is given on sbatch's command line: a folder may hold spaces.
     opt(format!("--job-name={name}"));
+    // omeflow submits again what did not finish, at once and with the reason; Slurm's own
+    // requeue of an element whose node failed holds it back for two minutes first.
+    opt("--no-requeue".into());
     opt(format!("--cpus-per-task={}", o.cpus_per_task));
     opt(format!("--mem={mem}"));
     for (flag, v) in [
@@ -369,6 +372,7 @@ mod tests {
             "#SBATCH --time=01:00:00\n",
             "#SBATCH --mem=2G\n",
             "#SBATCH --cpus-per-task=1\n",
+            "#SBATCH --no-requeue\n",
             "#SBATCH --constraint=avx2\n",
             "#SBATCH --nice=10\n",
             "module load omeflow\n",

@@ -27,7 +27,7 @@ const MAX_JOB_FILE_BYTES: u64 = 16 << 20;
 /// What every worker of a job reads: the job, how to reach its storage, and its shares.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobFile {
-    /// Always [`JOB_FILE_VERSION`].
+    /// The job file format's version (1).
     pub omeflow_job_file: u32,
     pub job: Job,
     /// Storage settings a worker needs (never credentials: a node takes those from its own

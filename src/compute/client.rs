@@ -270,6 +270,7 @@ impl Client {
             if let Some(ran) = slot.ran.lock().ok().and_then(|r| *r) {
                 span.add(ran);
             }
+            progress.set_failed(failures.len());
             progress.update(i + 1);
         }
         progress.finish_work(total, failures.len(), span.duration());

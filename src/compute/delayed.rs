@@ -501,6 +501,7 @@ impl Compute {
                         break;
                     }
                 }
+                progress.set_failed(failed);
                 progress.update(done);
             }
         });

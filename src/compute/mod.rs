@@ -28,7 +28,7 @@ pub use client::{Client, Future};
 pub use delayed::{compute, compute_all, compute_each, delayed, Compute, Delayed, Summary};
 pub use failure::{ComputeError, TaskFailure};
 pub use footprint::Footprint;
-pub use progress::ProgressLine;
+pub use progress::{ProgressLine, ProgressState};
 pub use sink::Sink;
 
 pub use crate::runtime::MAX_THREADS;

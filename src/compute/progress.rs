@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 const QUIET_START: Duration = Duration::from_secs(1);
 
 /// Prints progress lines for a run of `total` tasks (`None` when the count is unknown).
+///
+/// In a kernel that shows live output ([`crate::display::live_available`]), a progress line on
+/// stdout is a bar instead, updated in place at most 4 times a second and replaced by the
+/// summary at the end; a run that ends within its first second shows the summary alone, as a
+/// line.
 #[derive(Debug)]
 pub struct ProgressLine {
     what: String,
@@ -19,6 +24,70 @@ pub struct ProgressLine {
     enabled: bool,
     unit: &'static str,
     stderr: bool,
+    failed: usize,
+    live: Option<crate::display::LiveDisplay>,
+}
+
+/// Where a run stands, as a progress bar shows it (HTML in a notebook, a line elsewhere).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProgressState {
+    /// What runs (`compute`, `gather`, `slurm`).
+    pub what: String,
+    /// What is counted (`tasks`, `planes`).
+    pub unit: &'static str,
+    pub done: usize,
+    pub failed: usize,
+    pub total: Option<usize>,
+    pub elapsed: Duration,
+    /// The closing summary, once the run ended.
+    pub summary: Option<String>,
+}
+
+impl ProgressState {
+    /// Items per second so far.
+    pub fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Seconds left at the rate so far, when the total is known and something is done.
+    pub fn eta(&self) -> Option<f64> {
+        let total = self.total?;
+        (self.done > 0).then(|| total.saturating_sub(self.done) as f64 / self.rate().max(1e-9))
+    }
+
+    /// The line a text progress shows.
+    pub fn line(&self) -> String {
+        if let Some(s) = &self.summary {
+            return s.clone();
+        }
+        let secs = self.elapsed.as_secs_f64();
+        match self.total {
+            Some(total) => format!(
+                "{}: {}/{total} {} ({}%), {} {}/s, elapsed {}, eta {}{}",
+                self.what,
+                self.done,
+                self.unit,
+                self.done * 100 / total.max(1),
+                fmt_rate(self.rate()),
+                self.unit,
+                fmt_secs(secs),
+                // Before the first item there is no rate to tell an end time from.
+                self.eta().map_or_else(|| "?".to_string(), fmt_secs),
+                if self.failed > 0 {
+                    format!(", {} failed", self.failed)
+                } else {
+                    String::new()
+                }
+            ),
+            None => format!(
+                "{}: {} done, {} tasks/s, elapsed {}",
+                self.what,
+                self.done,
+                fmt_rate(self.rate()),
+                fmt_secs(secs)
+            ),
+        }
+    }
 }
 
 impl ProgressLine {
@@ -33,6 +102,34 @@ impl ProgressLine {
             enabled,
             unit: "tasks",
             stderr: false,
+            failed: 0,
+            live: (enabled && crate::display::live_available())
+                .then(crate::display::LiveDisplay::new),
+        }
+    }
+
+    /// A live bar (`true`) whatever the kernel says, or lines only (`false`).
+    pub fn live(mut self, on: bool) -> Self {
+        self.live = (on && self.enabled && !self.stderr)
+            .then(|| crate::display::LiveDisplay::with_live(true));
+        self
+    }
+
+    /// How many of the tasks done so far failed (the bar shows it).
+    pub fn set_failed(&mut self, failed: usize) {
+        self.failed = failed;
+    }
+
+    /// Where the run stands.
+    pub fn state(&self, done: usize, elapsed: Duration) -> ProgressState {
+        ProgressState {
+            what: self.what.clone(),
+            unit: self.unit,
+            done,
+            failed: self.failed,
+            total: self.total,
+            elapsed,
+            summary: None,
         }
     }
 
@@ -42,9 +139,10 @@ impl ProgressLine {
         self
     }
 
-    /// Print to stderr (a CLI keeps stdout for its results) instead of stdout.
+    /// Print to stderr (a CLI keeps stdout for its results) instead of stdout; never a live bar.
     pub fn to_stderr(mut self) -> Self {
         self.stderr = true;
+        self.live = None;
         self
     }
 
@@ -69,7 +167,21 @@ impl ProgressLine {
     /// [`ProgressLine::update`] with the elapsed time measured by the caller (whose run may
     /// have started before the total was known).
     pub fn update_at(&mut self, done: usize, elapsed: Duration) {
-        if self.enabled && self.due(done, elapsed) {
+        if !self.enabled {
+            return;
+        }
+        if self.live.is_some() {
+            // The bar comes after the quiet first second too: a short run shows its summary
+            // alone. Drawing is skipped when the update would not be sent.
+            if elapsed >= QUIET_START && self.live.as_ref().is_some_and(|l| l.due()) {
+                let state = self.state(done, elapsed);
+                if let Some(live) = &mut self.live {
+                    live.update(&state);
+                }
+            }
+            return;
+        }
+        if self.due(done, elapsed) {
             self.print(self.line(done, elapsed));
         }
     }
@@ -91,52 +203,43 @@ impl ProgressLine {
         false
     }
 
-    fn line(&self, done: usize, elapsed: Duration) -> String {
-        let secs = elapsed.as_secs_f64();
-        let rate = done as f64 / secs.max(1e-9);
-        match self.total {
-            Some(total) => {
-                // Before the first item there is no rate to tell an end time from.
-                let eta = if done == 0 {
-                    "?".to_string()
-                } else {
-                    fmt_secs(total.saturating_sub(done) as f64 / rate.max(1e-9))
-                };
-                format!(
-                    "{}: {done}/{total} {} ({}%), {} {}/s, elapsed {}, eta {}",
-                    self.what,
-                    self.unit,
-                    done * 100 / total.max(1),
-                    fmt_rate(rate),
-                    self.unit,
-                    fmt_secs(secs),
-                    eta
-                )
-            }
-            None => format!(
-                "{}: {done} done, {} tasks/s, elapsed {}",
-                self.what,
-                fmt_rate(rate),
-                fmt_secs(secs)
-            ),
+    /// Messages the live bar sent (0 without one).
+    pub fn live_messages(&self) -> u64 {
+        self.live.as_ref().map_or(0, |l| l.sent())
+    }
+
+    /// The closing summary: the bar, if one is shown, is replaced by it; else a line.
+    fn close(&mut self, summary: String) {
+        if !self.enabled {
+            return;
+        }
+        let done_state = ProgressState {
+            summary: Some(summary.clone()),
+            ..self.state(0, self.start.elapsed())
+        };
+        match &mut self.live {
+            Some(live) if live.sent() > 0 => live.finish(&done_state),
+            _ => self.print(summary),
         }
     }
 
+    fn line(&self, done: usize, elapsed: Duration) -> String {
+        self.state(done, elapsed).line()
+    }
+
     /// Print the closing summary line.
-    pub fn finish(&self, done: usize, failed: usize) {
-        if self.enabled {
-            self.print(self.summary(done, failed, None));
-        }
+    pub fn finish(&mut self, done: usize, failed: usize) {
+        let summary = self.summary(done, failed, None);
+        self.close(summary);
     }
 
     /// Print the closing summary line of work that may have started before this line did
     /// (futures run from `submit`): `work` is the tasks' own time, first start to last end,
     /// and the line gives the wait since [`ProgressLine::new`] beside it. With `None` (no task
     /// ran), the same as [`ProgressLine::finish`].
-    pub fn finish_work(&self, done: usize, failed: usize, work: Option<Duration>) {
-        if self.enabled {
-            self.print(self.summary(done, failed, work));
-        }
+    pub fn finish_work(&mut self, done: usize, failed: usize, work: Option<Duration>) {
+        let summary = self.summary(done, failed, work);
+        self.close(summary);
     }
 
     fn summary(&self, done: usize, failed: usize, work: Option<Duration>) -> String {
@@ -188,6 +291,31 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_live_bar_is_updated_in_place_and_replaced_by_the_summary() {
+        let mut p = ProgressLine::new("compute", Some(100), true).live(true);
+        // Within the quiet first second: nothing.
+        p.update_at(10, ms(500));
+        assert_eq!(p.live_messages(), 0);
+        for done in 11..=100 {
+            p.update_at(done, ms(1000 + done as u64));
+        }
+        assert_eq!(p.live_messages(), 1, "throttled to one in 0.1 s");
+        p.finish(100, 0);
+        assert_eq!(p.live_messages(), 2, "the summary replaces the bar");
+        // A run that ends within its first second shows its summary as a line, no bar.
+        let mut quick = ProgressLine::new("compute", Some(5), true).live(true);
+        quick.update_at(5, ms(100));
+        quick.finish(5, 0);
+        assert_eq!(quick.live_messages(), 0);
+        // Lines on stderr (the CLI) never become a bar.
+        let cli = ProgressLine::new("segment", Some(5), true)
+            .to_stderr()
+            .live(true);
+        assert_eq!(cli.live_messages(), 0);
+        assert!(cli.live.is_none());
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //!
 //! - [`metadata`]: `Pixels`, `Image`, a list of images, `Connection`, `Client`, `Project`;
 //! - [`results`]: `Segmentation` (one, or a list as a table and a plot), `Probabilities`;
-//! - [`picture`]: `Picture` and `Gallery`.
+//! - [`picture`]: `Picture` and `Gallery`;
+//! - [`live`]: [`LiveDisplay`], an output replaced in place while a cell runs, and the progress
+//!   bar of `compute` (the one display service a domain module calls: `ProgressLine` sends its
+//!   bar through it).
 //!
 //! A cell keeps one output per MIME type, so each value prints one HTML block (pictures embedded
 //! as PNG data URLs, plots as SVG), with a plain-text version beside it for the pictures,
@@ -34,6 +37,7 @@
 
 pub mod colormap;
 pub mod html;
+pub mod live;
 pub mod metadata;
 pub mod picture;
 pub mod plot;
@@ -43,6 +47,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub use colormap::{label_colour, Colormap};
+pub use live::{live_available, LiveDisplay, PlotSoFar};
 pub use picture::{auto_range, ColourScale, Gallery, Picture};
 pub use plot::{objects_per_plane_svg, PlaneCount};
 pub use results::{save_objects_plot, save_probability_png};

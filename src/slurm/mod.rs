@@ -108,6 +108,7 @@ impl SlurmRun {
                 let l = line.get_or_insert_with(|| {
                     crate::compute::ProgressLine::new("slurm", Some(p.total), true).unit(unit)
                 });
+                l.set_failed(p.failed);
                 l.update_at(p.done, p.elapsed);
             },
             &mut |note| println!("{note}"),

@@ -18,8 +18,11 @@ JupyterLab that is already running (its URL with the token); --notebook-dir says
 notebooks are under that server's root. --offline runs the whole check in a network namespace of
 its own (`unshare -n`, only loopback up): the notebooks must run with no network.
 
+With --live it also runs a notebook of its own whose compute lasts a few seconds: the live progress
+bar must move in the page and end replaced by the summary, which the saved notebook keeps.
+
 Usage: browser_check.py [--out DIR] [--url URL] [--notebook-dir DIR] [--lab-python PATH] [--offline]
-                        [NOTEBOOK ...]
+                        [--self-test] [--live] [NOTEBOOK ...]
 Default notebooks: notebooks/*.ipynb (with --url: every notebook in --notebook-dir). Exits non-zero
 when any notebook failed.
 """
@@ -313,6 +316,8 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
             # Outputs saved earlier would pass for this run's: clear them as a reader would.
             page.locator(".lm-MenuBar-itemLabel", has_text="Edit").click()
             page.locator(".lm-Menu-itemLabel", has_text="Clear Outputs of All Cells").click()
+        if path == LIVE_NAME:
+            page.evaluate(LIVE_WATCH_JS)
         k = 0
         for i, kind in enumerate(kinds):
             if kind != "code":
@@ -351,6 +356,11 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
             flag = ("  caught (self-test)" if path == SELF_TEST_NAME else "  FAIL") if problems else ""
             print(f"  {name}: cell {k:2d} {seconds:6.2f} s{flag}", flush=True)
             k += 1
+        if path == LIVE_NAME:
+            problems, seen = live_problems(page, 0)
+            record["problems"] += problems
+            record["live_bar_values"] = seen
+            print(f"  {name}: the bar went through {len(set(seen))} values", flush=True)
         record["total_s"] = round(time.monotonic() - start, 2)
         record["cells_s"] = round(sum(c["seconds"] for c in record["cells"]), 2)
         # Save from the UI and judge the saved notebook as run_notebooks.py judges its own.
@@ -379,6 +389,54 @@ def run_notebook(context, lab, path, out, cell_timeout, start_timeout):
         except OSError:
             pass
     return record
+
+
+# --live: a notebook whose one cell runs a compute of a few seconds. While it runs, the page is
+# sampled every 50 ms for the live progress bar (`.omeflow-progress progress`); the bar must move
+# (two values or more) and end replaced by the summary, which the saved notebook holds.
+LIVE_NAME = "browser_live_progress.ipynb"
+LIVE_CELL = """let tasks: Vec<_> = (0..48u64)
+    .map(|i| delayed(format!("task {i}"), move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Ok::<_, String>(i)
+    }))
+    .collect();
+let done = Compute::new().threads(2).run(tasks)?;
+done.len()"""
+LIVE_WATCH_JS = """() => {
+  window.__omeflowBars = [];
+  window.__omeflowWatch = setInterval(() => {
+    for (const bar of document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .omeflow-progress progress')) {
+      const v = bar.getAttribute('value');
+      const seen = window.__omeflowBars;
+      if (seen.length === 0 || seen[seen.length - 1] !== v) seen.push(v);
+    }
+  }, 50);
+}"""
+
+
+def write_live(path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(LIVE_CELL)]
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY, "language": "rust"}
+    nb.metadata["omeflow"] = {"checks": {"expect": {"0": ["compute: 48 tasks in", "48"]}}}
+    nbformat.write(nb, path)
+
+
+def live_problems(page, i):
+    """What the page showed of the live bar of cell i: problems, and the values it went through."""
+    seen = page.evaluate("() => { clearInterval(window.__omeflowWatch); return window.__omeflowBars; }")
+    state = page.evaluate(CELL_STATE_JS, i)
+    html = " ".join(o["html"] for o in state["outputs"])
+    text = " ".join(o["text"] for o in state["outputs"])
+    problems = []
+    if len(set(seen)) < 2:
+        problems.append(f"live: the bar did not move (values seen: {seen})")
+    if "<progress" in html:
+        problems.append("live: the bar is still there after the cell ended")
+    if "compute: 48 tasks in" not in text:
+        problems.append(f"live: the summary did not replace the bar: {text[:300]!r}")
+    return problems, seen
 
 
 # --self-test: a notebook that must fail in the page, once for each way the judge knows. Each
@@ -434,6 +492,8 @@ def main():
     ap.add_argument("--self-test", action="store_true", help="first run a notebook that must fail in known ways"
                     " (a ? error, a panic, a compile error, a broken picture, a missing table) and fail unless"
                     " each is caught")
+    ap.add_argument("--live", action="store_true", help="also run a notebook whose compute must show a live"
+                    " progress bar that moves and ends replaced by its summary")
     ap.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.offline and not args.in_netns:
@@ -466,8 +526,8 @@ def main():
                 c["name"] for c in lab.api("contents/" + urllib.parse.quote(folder))["content"]
                 if c["name"].endswith(".ipynb"))
             paths = [f"{folder}/{Path(n).name}".lstrip("/") for n in names]
-            if args.self_test:
-                ap.error("--self-test writes its notebook into the served folder: only without --url")
+            if args.self_test or args.live:
+                ap.error("--self-test and --live write their notebooks into the served folder: only without --url")
         else:
             sources = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
             served = out / "served"
@@ -479,6 +539,9 @@ def main():
             if args.self_test:
                 write_self_test(served / SELF_TEST_NAME)
                 paths.insert(0, SELF_TEST_NAME)
+            if args.live:
+                write_live(served / LIVE_NAME)
+                paths.append(LIVE_NAME)
             t0 = time.monotonic()
             lab = start_lab(args.lab_python, served, out)
             print(f"JupyterLab up in {time.monotonic() - t0:.1f} s ({'offline: own network namespace' if offline else 'online'})",

@@ -13,6 +13,7 @@ Usage: live_checks.py. Prints one line per check and exits non-zero when any fai
 """
 import os
 import sys
+from datetime import datetime
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -86,7 +87,7 @@ def main():
         lines = "".join(c.get("text", "") for k, c, _ in msgs if k == "stream")
         check("no progress lines are printed beside the bar", "/48 tasks" not in lines, lines)
         if len(updates) >= 2:
-            times = [t for _, t in updates]
+            times = [t if isinstance(t, datetime) else datetime.fromisoformat(t) for _, t in updates]
             span = (times[-1] - times[0]).total_seconds()
             per_s = (len(updates) - 1) / span if span > 0 else float("inf")
             check(f"updates come at most 4 a second ({per_s:.1f}/s over {span:.1f} s)", per_s <= 4.5,

@@ -618,23 +618,7 @@ impl ImageWriter {
                     .into(),
             });
         }
-        let storage = Arc::new(AsyncObjectStore::new(store.objects()));
-        let mut arrays = Vec::with_capacity(spec.levels);
-        for l in 0..spec.levels {
-            let json = match spec.version {
-                NgffVersion::V0_4 => v2_array_json(&spec, l),
-                NgffVersion::V0_5 => v3_array_json(&spec, l),
-            };
-            check_same_layout(&store, l, &json).await?;
-            let meta = match spec.version {
-                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, json)?),
-                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, json)?),
-            };
-            arrays.push(
-                Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
-                    .map_err(|e| write_err(&store, &l.to_string(), e))?,
-            );
-        }
+        let arrays = level_arrays(&store, &spec, Levels::Attach).await?;
         let [t, c, z, _, _] = spec.shape;
         let planes = (t * c * z) as u64;
         let done = tokio::sync::OnceCell::new();
@@ -714,28 +698,12 @@ impl ImageWriter {
         if let Some(label) = label_of {
             attrs["image-label"] = label;
         }
-        let storage = Arc::new(AsyncObjectStore::new(store.objects()));
-        let mut arrays = Vec::with_capacity(spec.levels);
-        for l in 0..spec.levels {
-            let json = match spec.version {
-                NgffVersion::V0_4 => v2_array_json(&spec, l),
-                NgffVersion::V0_5 => v3_array_json(&spec, l),
-            };
-            if resume.is_some() {
-                check_same_layout(&store, l, &json).await?;
-            }
-            let meta = match spec.version {
-                NgffVersion::V0_4 => ArrayMetadata::V2(from_json(&store, json)?),
-                NgffVersion::V0_5 => ArrayMetadata::V3(from_json(&store, json)?),
-            };
-            let array = Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
-                .map_err(|e| write_err(&store, &l.to_string(), e))?;
-            array
-                .async_store_metadata()
-                .await
-                .map_err(|e| write_err(&store, &l.to_string(), e))?;
-            arrays.push(array);
-        }
+        let how = if resume.is_some() {
+            Levels::Resume
+        } else {
+            Levels::Create
+        };
+        let arrays = level_arrays(&store, &spec, how).await?;
         let words = planes.div_ceil(64) as usize;
         let mut bits = resume.unwrap_or_default();
         bits.resize(words, 0);
@@ -1189,6 +1157,46 @@ pub(crate) enum Existing {
     /// there, started by omeflow with the same layout, and nothing but chunks is written
     /// (no marker, no metadata, no staging files cleared, never committed).
     Attach,
+}
+
+/// How [`level_arrays`] treats the arrays already stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Levels {
+    /// A new image: write every level's metadata.
+    Create,
+    /// Going on with an image: refuse another layout, then write the same metadata again.
+    Resume,
+    /// Writing beside other processes: refuse another layout, write nothing.
+    Attach,
+}
+
+/// The level arrays of the image at `store` as `spec` describes them.
+async fn level_arrays(store: &Store, spec: &ImageSpec, how: Levels) -> Result<Vec<ZArray>> {
+    let storage = Arc::new(AsyncObjectStore::new(store.objects()));
+    let mut arrays = Vec::with_capacity(spec.levels);
+    for l in 0..spec.levels {
+        let json = match spec.version {
+            NgffVersion::V0_4 => v2_array_json(spec, l),
+            NgffVersion::V0_5 => v3_array_json(spec, l),
+        };
+        if how != Levels::Create {
+            check_same_layout(store, l, &json).await?;
+        }
+        let meta = match spec.version {
+            NgffVersion::V0_4 => ArrayMetadata::V2(from_json(store, json)?),
+            NgffVersion::V0_5 => ArrayMetadata::V3(from_json(store, json)?),
+        };
+        let array = Array::new_with_metadata(storage.clone(), &format!("/{l}"), meta)
+            .map_err(|e| write_err(store, &l.to_string(), e))?;
+        if how != Levels::Attach {
+            array
+                .async_store_metadata()
+                .await
+                .map_err(|e| write_err(store, &l.to_string(), e))?;
+        }
+        arrays.push(array);
+    }
+    Ok(arrays)
 }
 
 /// Refuse to resume level `l` of an image whose stored array has another shape, type,

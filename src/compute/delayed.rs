@@ -240,10 +240,16 @@ impl Compute {
         let mut checked = self.keep_all;
         let mut stopped = None;
         let mut erased = tasks.into_iter().map(Delayed::erase);
+        // A compute over planes shows its objects-per-plane plot growing (in a kernel that
+        // shows live output, after the run's first second).
+        let mut plot = crate::display::GrowingPlot::new(self.progress);
         self.each_erased(
             &mut erased,
             Some(n),
             &mut |i, r| {
+                if let Ok(v) = &r {
+                    plot.push_result(&**v);
+                }
                 if !checked {
                     if let Ok(v) = &r {
                         checked = true;
@@ -259,6 +265,7 @@ impl Compute {
             },
             !self.keep_all,
         );
+        plot.finish();
         (slots, stopped)
     }
 

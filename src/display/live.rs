@@ -169,12 +169,8 @@ impl Show for crate::compute::ProgressState {
         } else {
             format!("<progress value=\"{value}\" max=\"{max}\" style=\"width:24em\"></progress>")
         };
-        let pct = self
-            .total
-            .map(|t| format!(" {}%", self.done * 100 / t.max(1)))
-            .unwrap_or_default();
         Ok(format!(
-            "<div class=\"omeflow-progress\" style=\"font-family:monospace\">{bar}{pct} {}</div>",
+            "<div class=\"omeflow-progress\" style=\"font-family:monospace\">{bar} {}</div>",
             escape(&self.line())
         ))
     }
@@ -206,6 +202,75 @@ impl Show for PlotSoFar {
     }
 }
 
+/// The objects-per-plane plot of a run over planes, shown live and redrawn at most once a
+/// second (after the run's first second) as results arrive; nothing at all outside a kernel that
+/// shows live output (a plot is no text line).
+#[derive(Debug)]
+pub struct GrowingPlot {
+    live: Option<(LiveDisplay, Instant)>,
+    counts: Vec<super::PlaneCount>,
+}
+
+/// How often a [`GrowingPlot`] is redrawn.
+const PLOT_EVERY: Duration = Duration::from_secs(1);
+
+impl GrowingPlot {
+    /// A plot shown when `on` and the kernel shows live output.
+    pub fn new(on: bool) -> Self {
+        Self::with_live(on && live_available())
+    }
+
+    /// A plot shown live (`true`) whatever the kernel says, or never.
+    pub fn with_live(live: bool) -> Self {
+        GrowingPlot {
+            live: live.then(|| (LiveDisplay::with_live(true), Instant::now())),
+            counts: Vec::new(),
+        }
+    }
+
+    /// Whether anything will be drawn.
+    pub fn is_on(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// One more plane's objects; redraws when due.
+    pub fn push(&mut self, plane: [usize; 3], objects: usize) {
+        let Some((live, start)) = &mut self.live else {
+            return;
+        };
+        self.counts.push(super::PlaneCount { plane, objects });
+        let due = if live.sent() == 0 {
+            start.elapsed() >= PLOT_EVERY
+        } else {
+            live.every_due(PLOT_EVERY)
+        };
+        if due {
+            live.update(&PlotSoFar(self.counts.clone()));
+        }
+    }
+
+    /// A result of a task, when it is a segmentation of a known plane.
+    pub fn push_result(&mut self, result: &(dyn std::any::Any + Send)) {
+        if self.live.is_none() {
+            return;
+        }
+        if let Some(s) = result.downcast_ref::<crate::segment::Segmentation>() {
+            if let Some(plane) = s.plane {
+                self.push(plane, s.count);
+            }
+        }
+    }
+
+    /// The run ended: the plot, if shown, is drawn with every plane.
+    pub fn finish(&mut self) {
+        if let Some((live, _)) = &mut self.live {
+            if live.sent() > 0 {
+                live.finish(&PlotSoFar(std::mem::take(&mut self.counts)));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +283,25 @@ mod tests {
         fn to_text(&self) -> String {
             self.0.to_string()
         }
+    }
+
+    #[test]
+    fn the_plot_takes_segmentations_of_known_planes_and_nothing_else() {
+        let mut plot = GrowingPlot::with_live(true);
+        let seg = crate::segment::Segmentation::new(ndarray::Array2::zeros((4, 4)), "").at(1, 0, 3);
+        plot.push_result(&seg);
+        plot.push_result(&crate::segment::Segmentation::new(
+            ndarray::Array2::zeros((4, 4)),
+            "",
+        ));
+        plot.push_result(&42u32);
+        assert_eq!(plot.counts.len(), 1);
+        assert_eq!(plot.counts[0].plane, [1, 0, 3]);
+        // Within the first second nothing is drawn, and a plot never shown is not drawn at the end.
+        assert_eq!(plot.live.as_ref().map(|(l, _)| l.sent()), Some(0));
+        plot.finish();
+        assert_eq!(plot.live.as_ref().map(|(l, _)| l.sent()), Some(0));
+        assert!(!GrowingPlot::with_live(false).is_on());
     }
 
     #[test]

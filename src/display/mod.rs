@@ -47,7 +47,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub use colormap::{label_colour, Colormap};
-pub use live::{live_available, LiveDisplay, PlotSoFar};
+pub use live::{live_available, GrowingPlot, LiveDisplay, PlotSoFar};
 pub use picture::{auto_range, ColourScale, Gallery, Picture};
 pub use plot::{objects_per_plane_svg, PlaneCount};
 pub use results::{save_objects_plot, save_probability_png};

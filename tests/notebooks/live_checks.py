@@ -26,6 +26,19 @@ from browser_check import LIVE_CELL as CELL  # noqa: E402
 
 
 
+# A compute over planes of about 2.4 s: its objects-per-plane plot grows while it runs.
+PLOT_CELL = """let tasks: Vec<_> = (0..48usize)
+    .map(|z| delayed(plane_name(0, 0, z), move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut s = Segmentation::new(Array2::<i32>::zeros((8, 8)), "").at(0, 0, z);
+        s.count = z % 7;
+        Ok::<_, String>(s)
+    }))
+    .collect();
+let planes = Compute::new().threads(2).run(tasks)?;
+planes.len()"""
+
+
 def messages(kc, code, timeout=600):
     """Executes code; returns every iopub message of it (type, content, time) and the status."""
     msg_id = kc.execute(code)
@@ -86,6 +99,13 @@ def main():
             per_s = (len(updates) - 1) / span if span > 0 else float("inf")
             check(f"updates come at most 4 a second ({per_s:.1f}/s over {span:.1f} s)", per_s <= 4.5,
                   per_s)
+        msgs, status = messages(kc, PLOT_CELL)
+        plots = {c["transient"]["display_id"] for k, c, _ in msgs
+                 if k in ("display_data", "update_display_data") and "<svg" in c["data"].get("text/html", "")}
+        drawn = [k for k, c, _ in msgs if k in ("display_data", "update_display_data")
+                 and c.get("transient", {}).get("display_id") in plots]
+        check("a compute over planes shows its objects-per-plane plot growing",
+              status == "ok" and len(plots) == 1 and len(drawn) >= 2, [k for k, _, _ in msgs])
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

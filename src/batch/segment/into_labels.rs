@@ -77,48 +77,8 @@ struct Open {
     waiting: BTreeMap<usize, Option<Done>>,
     failures: Vec<TaskFailure>,
     /// In a kernel that shows live output: the objects-per-plane plot, growing as results are
-    /// recorded (redrawn at most once a second, after the run's first second).
-    plot: Option<(crate::display::LiveDisplay, std::time::Instant)>,
-}
-
-/// How often the growing plot is redrawn.
-const PLOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl Open {
-    /// Redraw the growing plot when it is due; `last` draws it whatever the time (the run ended).
-    fn draw_plot(&mut self, lc: u64, lz: u64, last: bool) {
-        let Some((live, start)) = &mut self.plot else {
-            return;
-        };
-        let due = live.sent() == 0 && start.elapsed() >= PLOT_EVERY
-            || live.sent() > 0 && live.every_due(PLOT_EVERY);
-        if !(due || last && live.sent() > 0) {
-            return;
-        }
-        let counts: Vec<crate::display::PlaneCount> = self
-            .planes
-            .iter()
-            .zip(&self.counts)
-            .filter(|(&p, _)| p != NOT_DONE)
-            .map(|(&p, &n)| {
-                let (z, rest) = (p % lz.max(1), p / lz.max(1));
-                crate::display::PlaneCount {
-                    plane: [
-                        (rest / lc.max(1)) as usize,
-                        (rest % lc.max(1)) as usize,
-                        z as usize,
-                    ],
-                    objects: n as usize,
-                }
-            })
-            .collect();
-        let plot = crate::display::PlotSoFar(counts);
-        if last {
-            live.finish(&plot);
-        } else {
-            live.update(&plot);
-        }
-    }
+    /// recorded.
+    plot: crate::display::GrowingPlot,
 }
 
 /// A task whose labels are stored or waiting for the rest of their chunk, and for its turn in
@@ -154,6 +114,7 @@ impl Open {
                     )?;
                     self.planes[next] = d.key;
                     self.counts[next] = d.count.min(u32::MAX as usize) as u32;
+                    self.plot.push([d.plane.t, d.plane.c, d.plane.z], d.count);
                 }
                 // A failed task is not done: the part stops before it, and a rerun tries again.
                 None => self.record.flush()?,
@@ -319,12 +280,7 @@ impl Sink<Segmentation> for LabelSink {
             next,
             waiting: BTreeMap::new(),
             failures: Vec::new(),
-            plot: crate::display::live_available().then(|| {
-                (
-                    crate::display::LiveDisplay::new(),
-                    std::time::Instant::now(),
-                )
-            }),
+            plot: crate::display::GrowingPlot::new(true),
         });
         Ok(done)
     }
@@ -387,9 +343,7 @@ impl Sink<Segmentation> for LabelSink {
             }
         };
         open.waiting.insert(index, done);
-        open.advance()?;
-        open.draw_plot(lc as u64, lz as u64, false);
-        Ok(())
+        open.advance()
     }
 
     fn stopped(&mut self) {
@@ -413,10 +367,7 @@ impl Sink<Segmentation> for LabelSink {
         open.labels.flush()?;
         open.advance()?;
         open.record.flush()?;
-        {
-            let [_, lc, lz, _, _] = data.shape();
-            open.draw_plot(lc as u64, lz as u64, true);
-        }
+        open.plot.finish();
         let complete = open.failures.is_empty() && open.planes.iter().all(|&p| p != NOT_DONE);
         let mut table_rows = 0;
         if complete {

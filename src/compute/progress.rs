@@ -209,13 +209,14 @@ impl ProgressLine {
     }
 
     /// The closing summary: the bar, if one is shown, is replaced by it; else a line.
-    fn close(&mut self, summary: String) {
+    fn close(&mut self, done: usize, failed: usize, summary: String) {
         if !self.enabled {
             return;
         }
+        self.failed = failed;
         let done_state = ProgressState {
             summary: Some(summary.clone()),
-            ..self.state(0, self.start.elapsed())
+            ..self.state(done, self.start.elapsed())
         };
         match &mut self.live {
             Some(live) if live.sent() > 0 => live.finish(&done_state),
@@ -230,7 +231,7 @@ impl ProgressLine {
     /// Print the closing summary line.
     pub fn finish(&mut self, done: usize, failed: usize) {
         let summary = self.summary(done, failed, None);
-        self.close(summary);
+        self.close(done, failed, summary);
     }
 
     /// Print the closing summary line of work that may have started before this line did
@@ -239,7 +240,7 @@ impl ProgressLine {
     /// ran), the same as [`ProgressLine::finish`].
     pub fn finish_work(&mut self, done: usize, failed: usize, work: Option<Duration>) {
         let summary = self.summary(done, failed, work);
-        self.close(summary);
+        self.close(done, failed, summary);
     }
 
     fn summary(&self, done: usize, failed: usize, work: Option<Duration>) -> String {

@@ -150,15 +150,10 @@ impl LiveDisplay {
 }
 
 impl Show for crate::compute::ProgressState {
-    /// A bar with done/total, failed, rate, elapsed and ETA; the summary once the run ended.
+    /// A bar with done/total, failed, rate, elapsed and ETA; once the run ended, the bar where it
+    /// ended and the summary.
     fn to_html(&self) -> crate::Result<String> {
         use super::html::escape;
-        if let Some(summary) = &self.summary {
-            return Ok(format!(
-                "<div class=\"omeflow-progress\" style=\"font-family:monospace\">{}</div>",
-                escape(summary)
-            ));
-        }
         let (value, max) = match self.total {
             Some(t) => (self.done.to_string(), t.max(1).to_string()),
             // An unknown total: an indeterminate bar.
@@ -169,6 +164,7 @@ impl Show for crate::compute::ProgressState {
         } else {
             format!("<progress value=\"{value}\" max=\"{max}\" style=\"width:24em\"></progress>")
         };
+        // The summary keeps the bar where it ended (full when every task ran) beside its line.
         Ok(format!(
             "<div class=\"omeflow-progress\" style=\"font-family:monospace\">{bar} {}</div>",
             escape(&self.line())

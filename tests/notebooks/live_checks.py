@@ -7,7 +7,7 @@ notebook headless with nbclient, as CI and `jupyter nbconvert --execute` do:
 - the same cell with live output switched off (`EVCXR_LIVE_DISPLAY=0` in the kernel's
   environment) prints today's progress lines and sends no display message;
 - the notebook saved by nbclient keeps the final state of the live output: one output, the
-  summary, where the bar was.
+  summary beside the full bar, where the bar was.
 
 Usage: live_checks.py. Prints one line per check and exits non-zero when any failed.
 """
@@ -130,8 +130,9 @@ def main():
     outs = nb.cells[0].outputs
     live = [o for o in outs if o.get("output_type") == "display_data"]
     text = live[0].get("data", {}).get("text/plain", "") if live else ""
-    check("the saved notebook keeps the summary where the bar was",
-          len(live) == 1 and "compute: 48 tasks in" in text and "<progress" not in live[0]["data"].get("text/html", ""),
+    html = live[0].get("data", {}).get("text/html", "") if live else ""
+    check("the saved notebook keeps the summary where the bar was, the bar full",
+          len(live) == 1 and "compute: 48 tasks in" in text and 'value="48" max="48"' in html,
           [o.get("output_type") for o in outs])
 
     if failures:

@@ -58,6 +58,24 @@ pub enum Job {
     Classify(ClassifyJob),
 }
 
+impl Job {
+    /// Its CPU threads (all cores when `None`).
+    pub fn threads_mut(&mut self) -> &mut Option<usize> {
+        match self {
+            Job::Segment(j) => &mut j.threads,
+            Job::Classify(j) => &mut j.threads,
+        }
+    }
+
+    /// Whether it starts its outputs again rather than resuming them.
+    pub fn overwrite_mut(&mut self) -> &mut bool {
+        match self {
+            Job::Segment(j) => &mut j.overwrite,
+            Job::Classify(j) => &mut j.overwrite,
+        }
+    }
+}
+
 impl From<SegmentJob> for Job {
     fn from(j: SegmentJob) -> Self {
         Job::Segment(j)

@@ -237,16 +237,8 @@ impl JobFile {
         &self,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<super::Report<super::Outcome>> {
-        let job = match &self.job {
-            Job::Segment(j) => Job::Segment(segment::SegmentJob {
-                overwrite: false,
-                ..j.clone()
-            }),
-            Job::Classify(j) => Job::Classify(classify::ClassifyJob {
-                overwrite: false,
-                ..j.clone()
-            }),
-        };
+        let mut job = self.job.clone();
+        *job.overwrite_mut() = false;
         super::run(&job, &self.storage.options(), progress)
     }
 }

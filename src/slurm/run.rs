@@ -284,16 +284,8 @@ impl SlurmRun {
             None => estimate_mem(job, storage, slurm.cpus_per_task)?,
         };
         // Threads per element: what Slurm gives it, whatever the job said for a local run.
-        let job = match job {
-            Job::Segment(j) => Job::Segment(batch::SegmentJob {
-                threads: None,
-                ..j.clone()
-            }),
-            Job::Classify(j) => Job::Classify(batch::ClassifyJob {
-                threads: None,
-                ..j.clone()
-            }),
-        };
+        let mut job = job.clone();
+        *job.threads_mut() = None;
         // A run still going there is refused before the plan touches the output (an
         // `--overwrite` would delete what its elements write).
         let dir = JobFile::unplanned(&job, storage)?.run_dir()?.join("slurm");
